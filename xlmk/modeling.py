@@ -62,8 +62,29 @@ def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, unk_token="<unk>",
                                       show_progress=False)
-    tok.train_from_iterator(texts, trainer)
-    vocab = [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]] + [("<mask>", 0.0)]
+    # parallel training sums floats in varying order; sequential + rounding makes the vocabulary repeatable
+    previous = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        tok.train_from_iterator(texts, trainer)
+    finally:
+        if previous is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM")
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = previous
+    pieces = [(p, round(s, 6)) for p, s in json.loads(tok.to_str())["model"]["vocab"]]
+    specials = [v for v in pieces if v[0] in SPECIALS]
+    # characters kept only to cover the alphabet come last, spaced 1e-4 apart in hash-set order, which
+    # changes from run to run: that dense tail gets one score and a fixed order
+    body = [v for v in pieces if v[0] not in SPECIALS]
+    i = len(body) - 1
+    while i > 0 and body[i - 1][1] - body[i][1] <= 1.5e-4:
+        i -= 1
+    if len(body) - i > 1:
+        body = body[:i] + [(p, round(body[i][1], 4)) for p, _ in body[i:]]
+    pieces = specials + body
+    rest = sorted((v for v in pieces if v[0] not in SPECIALS), key=lambda v: (-v[1], v[0]))  # ties in a fixed order
+    vocab = specials + rest + [("<mask>", 0.0)]
     return XLMRobertaTokenizer(vocab=vocab)
 
 
@@ -91,14 +112,15 @@ def init_model(
 ) -> Path:
     """Write a randomly initialised XLMRobertaForMaskedLM and its tokenizer to `out_dir`."""
     import torch
-    from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaTokenizer
 
     quiet_transformers()
     if size not in SIZES:
         raise ConfigError(f"unknown size {size!r} (one of: {', '.join(SIZES)})")
     out = Path(out_dir)
     if tokenizer == "xlmr":
-        tok = AutoTokenizer.from_pretrained(str(xlmr_tokenizer_file().parent))
+        # the XLM-R class (not Auto*) sets <s>, </s>, <pad>, <mask> from a bare tokenizer.json
+        tok = XLMRobertaTokenizer.from_pretrained(str(xlmr_tokenizer_file().parent))
     elif tokenizer == "sample":
         tok = train_sample_tokenizer(sample_world_texts(), vocab_size=vocab_size)
     else:
