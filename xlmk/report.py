@@ -1,0 +1,116 @@
+"""`xlmk results` as a library function: read rows of any runs, build every table they allow, plot."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from xlmk.errors import XlmkError
+from xlmk.results import ResultRow, read_rows
+from xlmk.tables import FINETUNE_METRICS, Table, ablation_table, finetune_table, render, version_conflicts
+
+FINETUNE_TASKS = list(FINETUNE_METRICS)
+PROBE_TASKS = ["lama", "mlama", "xep", "xor"]
+
+
+def _from_rich(rt: Any, notes: list[str]) -> Table:
+    """A rich table (the probe stage's layouts) as a plain Table, so every format can render it."""
+    columns = [str(c.header) for c in rt.columns]
+    cells = [[str(x) for x in c.cells] for c in rt.columns]
+    rows = [list(r) for r in zip(*cells)] if cells else []
+    caption = [str(rt.caption)] if getattr(rt, "caption", None) else []
+    return Table(str(rt.title or ""), columns, rows, caption + notes)
+
+
+def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, *, split: str = "test") -> list[Table]:
+    present = {r.name for r in rows}
+    wanted = list(tasks) if tasks else [t for t in FINETUNE_TASKS + ["ablation"] + PROBE_TASKS
+                                        if t in present or (t == "ablation" and len(present & {"mlqa", "ner", "xnli"}) >= 2)]
+    unknown = [t for t in wanted if t not in FINETUNE_TASKS + PROBE_TASKS + ["ablation"]]
+    if unknown:
+        raise XlmkError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(FINETUNE_TASKS + ['ablation'] + PROBE_TASKS)}")
+    tables: list[Table] = []
+    for t in wanted:
+        if t in FINETUNE_TASKS:
+            tables.append(finetune_table(rows, t, split=split))
+        elif t == "ablation":
+            tables.append(ablation_table(rows, split=split))
+    probe_wanted = [t for t in wanted if t in PROBE_TASKS]
+    if probe_wanted:
+        from xlmk.probe.table import knowledge_table, lama_table, mlama_table
+
+        probe_rows = [r for r in rows if r.stage == "probe"]
+        notes = version_conflicts(probe_rows)
+        if "lama" in probe_wanted:
+            tables.append(_from_rich(lama_table(probe_rows), notes))
+        if "mlama" in probe_wanted:
+            tables.append(_from_rich(mlama_table(probe_rows), notes))
+        if {"xep", "xor"} & set(probe_wanted):
+            tables.append(_from_rich(knowledge_table(probe_rows), notes))
+    return tables
+
+
+def report(runs: Sequence[str | Path], *, tasks: Iterable[str] | None = None, split: str = "test",
+           fmt: str = "table", plot: str | Path | None = None) -> str:
+    rows = read_rows(runs)
+    if not rows:
+        raise XlmkError("the runs hold no result rows")
+    tables = build_tables(rows, tasks, split=split)
+    if fmt == "json":
+        text = json.dumps([json.loads(render(t, "json")) for t in tables], ensure_ascii=False, indent=2) + "\n"
+    else:
+        text = "\n".join(render(t, fmt) for t in tables)
+    if plot is not None:
+        written = write_plots(rows, runs, plot, split=split)
+        if fmt in ("table", "markdown"):
+            text += "\n" + "\n".join(f"plot: {p}" for p in written) + "\n"
+    return text
+
+
+def sweep_points(runs: Sequence[str | Path], rows: Sequence[ResultRow], split: str = "test") -> tuple[str, dict]:
+    """From a sweep directory (sweep.json): {label: [(value, score)]} for MLQA F1, NER F1, XNLI accuracy, XEP, XOR."""
+    from xlmk.tables import model_label, summarise_seeds
+
+    manifests = [Path(r) / "sweep.json" for r in runs if (Path(r) / "sweep.json").is_file()]
+    if not manifests:
+        return "", {}
+    manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
+    parameter = manifest["parameter"]
+    by_model = {m["model_name"]: m["value"] for m in manifest["members"]}
+    points: dict[str, list[tuple[float, float]]] = {}
+    for task, metric, label in [("mlqa", "f1", "MLQA F1"), ("ner", "f1", "NER F1"), ("xnli", "accuracy", "XNLI acc"),
+                                ("xep", "accuracy", "XEP acc"), ("xor", "accuracy", "XOR acc")]:
+        for model, value in by_model.items():
+            sub = [r for r in rows if r.name == task and r.metric == metric and model_label(r) == model
+                   and (r.stage == "probe" or r.split == split) and r.language]
+            if not sub:
+                continue
+            per_seed: dict[Any, dict[str, float]] = {}
+            for r in sub:
+                per_seed.setdefault(r.seed, {})[r.language] = r.value
+            try:
+                avg = summarise_seeds(per_seed, sorted({r.language for r in sub})).avg["Avg"]
+            except ValueError:
+                continue
+            points.setdefault(label, []).append((float(value), avg))
+    return parameter, points
+
+
+def write_plots(rows: Sequence[ResultRow], runs: Sequence[str | Path], out: str | Path, *, split: str = "test") -> list[Path]:
+    from xlmk.plots import plot_languages, plot_sweep
+
+    out = Path(out)
+    tasks = [t for t in FINETUNE_TASKS if any(r.stage == "finetune" and r.name == t and r.split == split for r in rows)]
+    parameter, points = sweep_points(runs, rows, split)
+    written: list[Path] = []
+    if out.suffix == ".png":
+        if points:
+            return [plot_sweep(points, parameter, out)]
+        if len(tasks) != 1:
+            raise XlmkError(f"--plot {out}: the rows hold {len(tasks)} fine-tuning tasks; give a directory for one plot each")
+        return [plot_languages(rows, tasks[0], out, split=split)]
+    for t in tasks:
+        written.append(plot_languages(rows, t, out / f"{t}-languages.png", split=split))
+    if points:
+        written.append(plot_sweep(points, parameter, out / "sweep.png"))
+    return written
