@@ -1,0 +1,44 @@
+"""Sentence splitting per script, and mentions never cut across sentences."""
+import pytest
+
+from xlmk.knowledge.sentences import sentence_spans, sentences_of_spans
+
+
+def split(text, lang, protected=()):
+    return [text[s:e] for s, e in sentence_spans(text, lang, list(protected))]
+
+
+@pytest.mark.parametrize("lang,text,expected", [
+    ("en", "Dr. Smith met J. R. R. Tolkien in 1950. He left! Did he? Yes",
+     ["Dr. Smith met J. R. R. Tolkien in 1950.", "He left!", "Did he?", "Yes"]),
+    ("en", "It cost 3.5 million (approx. 4 million). the end", ["It cost 3.5 million (approx. 4 million). the end"]),
+    ("en", "He said \"Go.\" Then he went.", ["He said \"Go.\"", "Then he went."]),
+    ("de", "Am 3. Oktober 1990 kam es, z.B. in Berlin. Das ist so.",
+     ["Am 3. Oktober 1990 kam es, z.B. in Berlin.", "Das ist so."]),
+    ("zh", "北京是中国的首都。上海是最大的城市！真的吗？是的", ["北京是中国的首都。", "上海是最大的城市！", "真的吗？", "是的"]),
+    ("zh", "他说：「好。」然后走了。", ["他说：「好。」", "然后走了。"]),
+    ("hi", "दिल्ली भारत की राजधानी है। मुंबई बड़ा शहर है।", ["दिल्ली भारत की राजधानी है।", "मुंबई बड़ा शहर है।"]),
+    ("ar", "هل هذا صحيح؟ نعم. هذا جيد", ["هل هذا صحيح؟", "نعم.", "هذا جيد"]),
+    ("vi", "Hà Nội là thủ đô. TP. Hồ Chí Minh là thành phố lớn nhất.",
+     ["Hà Nội là thủ đô.", "TP. Hồ Chí Minh là thành phố lớn nhất."]),
+    ("es", "¿Qué es? Es la Sra. García. Vive aquí.", ["¿Qué es?", "Es la Sra. García.", "Vive aquí."]),
+    ("en", "Line one\nLine two.  \n\n  Line three", ["Line one", "Line two.", "Line three"]),
+])
+def test_sentences_per_language(lang, text, expected):
+    assert split(text, lang) == expected
+
+
+def test_protected_spans_are_never_cut():
+    text = "They read Stop. Go today. Then left."
+    link = (text.index("Stop"), text.index(" today"))
+    assert split(text, "en") == ["They read Stop.", "Go today.", "Then left."]
+    assert split(text, "en", [link]) == ["They read Stop. Go today.", "Then left."]
+    held = sentences_of_spans(text, "en", [link, (text.index("left"), len(text) - 1)])
+    assert [text[s:e] for s, e in held] == ["They read Stop. Go today.", "Then left."]
+
+
+def test_link_across_a_chinese_full_stop_stays_whole():
+    text = "他读了《一。二》这本书。好"
+    span = (text.index("一"), text.index("》"))
+    held = sentences_of_spans(text, "zh", [span])[0]
+    assert held[0] <= span[0] and span[1] <= held[1]

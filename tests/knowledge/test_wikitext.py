@@ -1,0 +1,96 @@
+"""Wikitext cleaning: what a reader sees, and which links are mentions, at which offsets."""
+import pytest
+
+from xlmk.knowledge.titles import SiteInfo
+from xlmk.knowledge.wikitext import clean_wikitext, convert_variants
+
+EN = SiteInfo("en", "enwiki", "first-letter", {"file": 6, "category": 14, "template": 10})
+
+
+def clean(text):
+    page = clean_wikitext(text, EN)
+    for s, e, _ in page.links:  # offsets are always into the cleaned text
+        assert 0 <= s < e <= len(page.text)
+    return page
+
+
+def anchors(page):
+    return [(page.text[s:e], title) for s, e, title in page.links]
+
+
+def test_link_text_target_and_offsets():
+    page = clean("An [[english_language#Grammar|''English'']] author and [[Human]] [[cat]]s.")
+    assert page.text == "An English author and Human cats."
+    assert anchors(page) == [("English", "English language"), ("Human", "Human"), ("cat", "Cat")]
+
+
+@pytest.mark.parametrize("wikitext", [
+    "A{{Infobox|name=[[Skip]]}}B",
+    "A{{outer|{{inner|[[Skip]]}}}}B",
+    "A{{#if:x|[[Skip]]}}B",
+    "A<ref>See [[Skip]].</ref>B",
+    "A<ref name=\"n\">{{cite|title=[[Skip]]}}</ref>B",
+    "A<ref name=n/>B",
+    "A<!-- [[Skip]] -->B",
+    "A[[File:X.jpg|thumb|A [[Skip]] caption]]B",
+    "A[[Image:X.jpg|[[Skip]]]]B",
+    "A[[Category:Skip]]B",
+    "A[[de:Skip]]B",
+    "A<math>[[Skip]]</math>B",
+    "A<gallery>\nFile:X.jpg|[[Skip]]\n</gallery>B",
+    "A{{{1|[[Skip]]}}}B",
+])
+def test_links_outside_prose_are_dropped_with_their_text(wikitext):
+    page = clean(wikitext)
+    assert page.links == []
+    assert page.text in ("AB", "A\nB")
+    assert "Skip" not in page.text
+
+
+@pytest.mark.parametrize("wikitext,text", [
+    ("A [[wikt:dog|dog]] B", "A dog B"),
+    ("A [[:Category:Writers|writers]] B", "A writers B"),
+    ("A [[:de:Hund|Hund]] B", "A Hund B"),
+    ("A [[Template:Foo]] B", "A Template:Foo B"),
+    ("A [[#History|history]] B", "A history B"),
+    ("A [http://x.org the site] B", "A the site B"),
+    ("A http://x.org B [http://y.org] C", "A B C"),  # bare and numbered URLs are noise
+    ("A <nowiki>[[not a link]]</nowiki> B", "A [[not a link]] B"),
+])
+def test_non_article_links_keep_text_but_are_not_mentions(wikitext, text):
+    page = clean(wikitext)
+    assert page.text == text
+    assert page.links == []
+
+
+def test_tables_headings_lists_entities_and_magic_words():
+    page = clean("__NOTOC__Intro [[A]].\n{| class=wikitable\n| [[InTable]]\n|}\n== Life ==\n"
+                 "* item&nbsp;one &amp; [[B]]\n#two\n'''bold''' <small>small [[C]]</small><br/>end")
+    assert page.text == "Intro A.\nLife\nitem one & B\ntwo\nbold small C\nend"
+    assert [t for _, t in anchors(page)] == ["A", "B", "C"]
+    assert [page.text[s:e] for s, e in page.headings] == ["Life"]
+    assert page.intro_end == page.text.index("Life")
+    assert page.stats["dropped_table"] == 1
+
+
+def test_blank_tidying_moves_offsets():
+    page = clean("X {{tpl}}  ( {{IPA|x}} ) is   [[  Foo  |  the foo ]] {{c}} .  Then [[Bar]]<ref>r</ref>, ok")
+    assert page.text == "X is the foo. Then Bar, ok"
+    assert anchors(page) == [("the foo", "Foo"), ("Bar", "Bar")]
+
+
+def test_link_with_empty_text_is_not_a_mention():
+    page = clean("A [[Foo|{{tpl}}]] B")
+    assert page.links == [] and page.stats["links_empty_text"] == 1
+
+
+def test_entities_and_percent_encoding_in_targets():
+    page = clean("[[AT&amp;T]] and [[%C3%89toile|star]] and [[caf&eacute;]]")
+    assert anchors(page) == [("AT&T", "AT&T"), ("star", "Étoile"), ("café", "Café")]
+
+
+def test_language_converter_markup():
+    assert convert_variants("A -{zh-hans:简体;zh-hant:繁體}- B -{literal}- C -{H|zh-cn:x;zh-tw:y}-") == \
+        "A 简体 B literal C "
+    page = clean_wikitext("北京-{zh-hans:[[首都]];zh-hant:[[首都]]}-。", SiteInfo("zh"))
+    assert page.text == "北京首都。" and page.links == [(2, 4, "首都")]

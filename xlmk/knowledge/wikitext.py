@@ -1,0 +1,281 @@
+"""Wikitext -> cleaned text with the character offsets of every kept article link.
+
+mwparserfromhell's C tokenizer splits the wikitext into balanced tokens (a regex pass cannot tell a
+link inside a template or a `<ref>` from one outside when they nest). This module walks that token
+list directly instead of building mwparserfromhell's node tree (the tree builder is pure Python and
+costs about ten times the tokenizer), and writes what a reader would see: templates, parser
+functions, references, tables, comments, galleries and maths disappear; bold, italics, spans and
+other inline tags keep their text; a `[[target|text]]` link keeps its text and, when the target is
+an article, its offsets in the cleaned text. File, category and interlanguage links vanish with
+their captions (MediaWiki does not show them in the text); interwiki links and links to other
+namespaces keep their text but are not mentions.
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from xlmk.knowledge.tidy import tidy
+from xlmk.knowledge.titles import ARTICLE, SiteInfo, classify_target
+
+# Tags whose content is not running text of the article.
+DROP_TAGS = frozenset(
+    """ref references math chem ce score syntaxhighlight source pre gallery imagemap timeline graph
+    mapframe maplink templatedata templatestyles categorytree hiero inputbox charinsert section
+    indicator table includeonly style script""".split()
+)
+BLOCK_TAGS = frozenset("p div li ul ol dl dd dt blockquote center h1 h2 h3 h4 h5 h6 tr td th poem".split())
+LIST_MARKUP = frozenset(["*", "#", ";", ":", "----"])
+_MAGIC_WORD = re.compile(r"__[A-Z]{3,}__")
+_APOSTROPHES = re.compile(r"'{2,}")
+_STRAY_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+# Language-converter markup (zh, sr, kk …): -{zh-hans:A;zh-hant:B}- or -{text}- or -{H|rules}-.
+_VARIANT = re.compile(r"-\{(.*?)\}-", re.S)
+_VARIANT_RULE = re.compile(r"^\s*[a-z]{2,3}(?:-[a-z0-9]+)*\s*:")
+
+
+def _variant_text(match: re.Match) -> str:
+    body = match.group(1)
+    flags, sep, rest = body.partition("|")
+    if sep and re.fullmatch(r"\s*[A-Za-z\-;]{1,6}\s*", flags):
+        if any(f in flags for f in "HT-"):  # rule definitions and title rules show nothing
+            return ""
+        body = rest
+    if _VARIANT_RULE.match(body):
+        first = body.split(";", 1)[0]
+        return first.split(":", 1)[1]
+    return body
+
+
+def convert_variants(wikitext: str) -> str:
+    """Resolve language-converter markup to its first variant (or its literal text)."""
+    return _VARIANT.sub(_variant_text, wikitext) if "-{" in wikitext else wikitext
+
+
+def _apostrophes(m: re.Match) -> str:
+    n = len(m.group(0))  # 2 italic, 3 bold, 5 both; a 4th or 6th+ apostrophe is a literal one
+    return "'" if n == 4 else "'" * (n - 5) if n > 5 else ""
+
+
+def _visible(text: str) -> str:
+    if "''" in text:
+        text = _APOSTROPHES.sub(_apostrophes, text)
+    if "__" in text:
+        text = _MAGIC_WORD.sub("", text)
+    if "<" in text:  # an unclosed or unknown tag stays text in the tokenizer; it is not prose
+        text = _STRAY_TAG.sub("", text)
+    return text
+
+
+@dataclass
+class CleanPage:
+    """Cleaned text plus spans into it: article links (start, end, title) and headings (start, end)."""
+
+    text: str
+    links: list[tuple[int, int, str]] = field(default_factory=list)
+    headings: list[tuple[int, int]] = field(default_factory=list)
+    stats: Counter = field(default_factory=Counter)
+
+    @property
+    def intro_end(self) -> int:
+        return self.headings[0][0] if self.headings else len(self.text)
+
+
+def clean_wikitext(wikitext: str, site: SiteInfo) -> CleanPage:
+    """Tokenize one page's wikitext and return its cleaned text with link and heading spans."""
+    # skip_style_tags=True: bold and italic quotes stay in the text, where _visible drops them
+    tokens = _tokenizer().tokenize(convert_variants(wikitext), 0, True)
+    walker = _TokenWalker(tokens, site)
+    walker.walk(0, len(tokens), in_link=False)
+    links, headings = walker.links, walker.headings
+    spans = [[s, e] for s, e, _ in links] + [[s, e] for s, e in headings]
+    text = tidy("".join(walker.parts), spans)
+    kept = []
+    for (s, e), (_, _, title) in zip(spans, links):
+        if s < e:
+            kept.append((s, e, title))
+        else:
+            walker.stats["links_empty_text"] += 1
+    return CleanPage(text, kept, [(s, e) for s, e in spans[len(links):]], walker.stats)
+
+
+_TOKENIZER = None
+
+
+def _tokenizer():
+    """mwparserfromhell's C tokenizer (its pure-Python twin where the extension is missing)."""
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        from mwparserfromhell import parser
+
+        if parser.use_c:
+            _TOKENIZER = parser.CTokenizer()
+        else:
+            from mwparserfromhell.parser.tokenizer import Tokenizer
+
+            _TOKENIZER = Tokenizer()
+    return _TOKENIZER
+
+
+class _TokenWalker:
+    """Writes the visible text of a balanced token list; `match[i]` closes the construct opened at i."""
+
+    def __init__(self, tokens, site: SiteInfo) -> None:
+        from mwparserfromhell.parser import tokens as T
+
+        self.T, self.toks, self.site = T, tokens, site
+        self.parts: list[str] = []
+        self.length = 0
+        self.links: list[tuple[int, int, str]] = []
+        self.headings: list[tuple[int, int]] = []
+        self.stats: Counter = Counter()
+        self.match: dict[int, int] = {}
+        self.sep: dict[int, int] = {}  # first separator of a wiki or external link
+        self.body: dict[int, list[int]] = {}  # tag -> [TagCloseOpen, TagOpenClose]
+        opens = {T.TemplateOpen: T.TemplateClose, T.ArgumentOpen: T.ArgumentClose,
+                 T.WikilinkOpen: T.WikilinkClose, T.ExternalLinkOpen: T.ExternalLinkClose,
+                 T.HeadingStart: T.HeadingEnd, T.CommentStart: T.CommentEnd,
+                 T.HTMLEntityStart: T.HTMLEntityEnd, T.TagOpenOpen: T.TagCloseClose}
+        closes = {v: k for k, v in opens.items()}
+        closes[T.TagCloseSelfclose] = T.TagOpenOpen
+        seps = (T.WikilinkSeparator, T.ExternalLinkSeparator)
+        stack: list[int] = []
+        text_cls = T.Text
+        for i, tok in enumerate(tokens):
+            cls = type(tok)
+            if cls is text_cls:  # half of all tokens; nothing to pair
+                continue
+            if cls in opens:
+                stack.append(i)
+            elif cls in closes:
+                want = closes[cls]
+                while stack and type(tokens[stack[-1]]) is not want:
+                    stack.pop()  # never happens with the tokenizer's balanced output
+                if stack:
+                    self.match[stack.pop()] = i
+            elif not stack:
+                continue
+            elif cls in seps:
+                self.sep.setdefault(stack[-1], i)
+            elif cls is T.TagCloseOpen:
+                self.body.setdefault(stack[-1], [i, i])
+            elif cls is T.TagOpenClose and stack[-1] in self.body:
+                self.body[stack[-1]][1] = i
+
+    def add(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            self.length += len(text)
+
+    def walk(self, i: int, end: int, in_link: bool) -> None:
+        T, toks = self.T, self.toks
+        while i < end:
+            tok = toks[i]
+            cls = type(tok)
+            if cls is T.Text:
+                text = tok.text
+                if "'" in text or "_" in text or "<" in text:
+                    text = _visible(text)
+                if text:
+                    self.parts.append(text)
+                    self.length += len(text)
+            elif cls is T.WikilinkOpen:
+                j = self.match.get(i, i)
+                if in_link:  # a link inside link text: only its words show
+                    sep = self.sep.get(i)
+                    self.walk(sep + 1 if sep is not None and sep < j else i + 1, j, True)
+                else:
+                    self.link(i, j)
+                i = j
+            elif cls is T.HTMLEntityStart:
+                j = self.match.get(i, i)
+                self.add(html.unescape(self.raw(i, j + 1)))
+                i = j
+            elif cls is T.TagOpenOpen:
+                self.tag(i, in_link)
+                i = self.match.get(i, i)
+            elif cls is T.HeadingStart:
+                j = self.match.get(i, i)
+                self.add("\n")
+                start = self.length
+                self.walk(i + 1, j, in_link)
+                self.headings.append((start, self.length))
+                self.add("\n")
+                i = j
+            elif cls is T.ExternalLinkOpen:
+                j, sep = self.match.get(i, i), self.sep.get(i)
+                if tok.get("brackets") and sep is not None and sep < j:
+                    self.walk(sep + 1, j, True)  # [url text] shows its text; a bare URL is noise
+                i = j
+            elif cls is T.TemplateOpen or cls is T.ArgumentOpen or cls is T.CommentStart:
+                i = self.match.get(i, i)  # not part of the visible prose
+            i += 1
+
+    def raw(self, i: int, end: int) -> str:
+        """Source text of tokens [i, end) as far as a title needs it (text and entities)."""
+        T, parts = self.T, []
+        for tok in self.toks[i:end]:
+            cls = type(tok)
+            if cls is T.Text:
+                parts.append(tok.text)
+            elif cls is T.HTMLEntityStart:
+                parts.append("&")
+            elif cls is T.HTMLEntityNumeric:
+                parts.append("#")
+            elif cls is T.HTMLEntityHex:
+                parts.append(tok.get("char") or "x")
+            elif cls is T.HTMLEntityEnd:
+                parts.append(";")
+            else:  # a template or tag inside a title: "{" makes it an invalid title
+                parts.append("{")
+        return "".join(parts)
+
+    def shows_text(self, i: int, end: int) -> bool:
+        """Whether tokens [i, end) hold anything but blanks (a link text `[[a| ]]` does not)."""
+        text_cls = self.T.Text
+        return any(type(tok) is not text_cls or not tok.text.isspace() for tok in self.toks[i:end])
+
+    def tag(self, i: int, in_link: bool) -> None:
+        toks = self.toks
+        name_tok = toks[i + 1] if i + 1 < len(toks) else None
+        name = name_tok.text.strip().lower() if type(name_tok) is self.T.Text else ""
+        markup = toks[i].get("wiki_markup")
+        if name in DROP_TAGS or markup == "{|":
+            self.stats[f"dropped_{name}"] += 1
+        elif markup in LIST_MARKUP or name in ("br", "hr"):
+            self.add("\n")
+        elif i in self.body:
+            start, stop = self.body[i]
+            if name == "nowiki":
+                self.add(html.unescape(self.raw(start + 1, stop)))
+                return
+            block = name in BLOCK_TAGS
+            if block:
+                self.add("\n")
+            self.walk(start + 1, stop, in_link)
+            if block:
+                self.add("\n")
+
+    def link(self, i: int, j: int) -> None:
+        sep = self.sep.get(i)
+        title_end = sep if sep is not None and sep < j else j
+        raw = self.raw(i + 1, title_end)
+        cache = self.site.targets  # popular targets recur across pages
+        target = cache.get(raw)
+        if target is None:
+            if len(cache) > 200_000:  # bounded: a worker sees millions of distinct targets
+                cache.clear()
+            target = cache[raw] = classify_target(raw, self.site)
+        self.stats[f"links_{target.kind}"] += 1
+        if target.kind in ("file", "category", "interlanguage") and not target.colon:
+            return  # rendered as an image, a category or a sidebar entry, not as text
+        start = self.length
+        if title_end < j and self.shows_text(title_end + 1, j):
+            self.walk(title_end + 1, j, True)
+        else:  # shown as typed, minus a leading colon
+            shown = html.unescape(self.raw(i + 1, title_end)).strip()
+            self.add(shown[1:].lstrip() if shown.startswith(":") else shown)
+        if target.kind == ARTICLE:
+            self.links.append((start, self.length, target.title))
