@@ -171,7 +171,7 @@ def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementati
     try:
         model = AutoModelForMaskedLM.from_pretrained(path, **kwargs)
         tok = AutoTokenizer.from_pretrained(tokenizer or path)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a config.json without model_type
         raise ConfigError(f"cannot load model {path!r}: {exc}") from None
     check_vocab(model, tok, path)
     return model, tok

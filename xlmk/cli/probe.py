@@ -1,0 +1,73 @@
+"""`xlmk probe lama|mlama|xep|xor`: probe a masked LM without training, and print the paper's tables."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="Probe what a model knows: LAMA, multilingual LAMA, XEP and XOR (no training).",
+                  no_args_is_help=True)
+
+_MODEL = typer.Option(None, "--model", help="Checkpoint directory or hub name; default: the recipe's encoder.")
+_DATA = typer.Option(None, "--data", help="Data directory (LAMA's data/, mLAMA's language folders, or a knowledge directory for xep/xor).")
+_LANGS = typer.Option([], "--languages", help="Languages, comma-separated or repeated (mlama, xep, xor).")
+_OUT = typer.Option(None, "--out", help="Run directory; default: <run.output_dir>/<recipe>/<model>.")
+_SET = typer.Option([], "--set", help="Override a recipe key, e.g. --set probe.common_vocab=vocab.txt (repeatable).")
+
+
+def _recipe_option(kind: str):
+    return typer.Option(kind, "--recipe", help=f"Probe recipe name or YAML path (shipped: {kind}, {kind}-tiny).")
+
+
+def _run(kind: str, recipe: str, model: Optional[str], data: Optional[str], languages: List[str], out: Optional[Path],
+         overrides: List[str]) -> None:
+    from rich.console import Console
+
+    from xlmk.errors import ConfigError
+    from xlmk.probe.run import build_recipe, probe
+    from xlmk.probe.table import probe_tables
+
+    rec = build_recipe(recipe, model=model, data=data, languages=languages, overrides=overrides)
+    if rec.probe.kind not in (kind, "custom"):
+        raise ConfigError(f"--recipe {recipe!r} is a {rec.probe.kind} probe, not {kind}: use `xlmk probe {rec.probe.kind}`")
+    result = probe(rec, out_dir=out)
+
+    console = Console()
+    for table in probe_tables(result.rows):
+        console.print(table)
+    total = result.coverage["total"]
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(total["dropped"].items(), key=lambda kv: -kv[1]))
+    console.print(f"coverage: {total['read']} read, {total['kept']} kept" + (f"; dropped: {reasons}" if reasons else ""),
+                  highlight=False)
+    if result.info.get("ranking"):  # XEP/XOR tables carry their representation in the caption
+        console.print(f"ranking: {result.info['ranking']}", highlight=False)
+    console.print(f"wrote {result.out_dir} ({', '.join(p.name for p in result.files.values())})", highlight=False)
+
+
+@app.command("lama")
+def lama(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
+         out: Optional[Path] = _OUT, recipe: str = _recipe_option("lama"), set_: List[str] = _SET) -> None:
+    """LAMA (Google-RE, T-REx, ConceptNet, SQuAD): P@1 per relation and the paper's Table 5."""
+    _run("lama", recipe, model, data, languages, out, set_)
+
+
+@app.command("mlama")
+def mlama(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
+          out: Optional[Path] = _OUT, recipe: str = _recipe_option("mlama"), set_: List[str] = _SET) -> None:
+    """Multilingual LAMA: multi-token objects ranked among candidates, P@1 per relation and language."""
+    _run("mlama", recipe, model, data, languages, out, set_)
+
+
+@app.command("xep")
+def xep(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
+        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xep"), set_: List[str] = _SET) -> None:
+    """Cross-lingual Entity Prediction: an entity-masked sentence picks its entity's description (Table 7)."""
+    _run("xep", recipe, model, data, languages, out, set_)
+
+
+@app.command("xor")
+def xor(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
+        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xor"), set_: List[str] = _SET) -> None:
+    """Cross-lingual Object Recognition: subject description + relation pick the object's description (Table 7)."""
+    _run("xor", recipe, model, data, languages, out, set_)

@@ -1,0 +1,18 @@
+"""Probing (no training): LAMA and multilingual LAMA cloze probes, and the XEP/XOR knowledge probes of
+the paper's Appendix B. `run.probe(recipe)` runs one; `xlmk probe lama|mlama|xep|xor` is its command.
+
+Modules: `specs` (what each probe measures), `recipe`, `lama` (readers and coverage), `scoring`
+(batched masked-LM scoring), `cloze` (LAMA/mLAMA metrics), `queries`, `dense`, `xep`, `xor`,
+`metrics`, `table` (the paper's tables from result rows), `run`.
+"""
+
+from xlmk.api import make_callable as _make_callable  # noqa: E402
+
+
+def _probe(*args, **kwargs):
+    from xlmk.api import probe
+
+    return probe(*args, **kwargs)
+
+
+_make_callable(__name__, _probe)  # `xlmk.probe("lama", model=...)` runs a probe

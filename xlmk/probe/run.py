@@ -1,0 +1,282 @@
+"""`probe(recipe)`: run one probe on one model and write its run directory. The CLI and the Python API
+both come through here.
+
+A run directory holds `results.jsonl` (one `ResultRow` per relation/language and aggregate, appended, so
+several models can share one directory), `predictions-<model>.jsonl` (every fact or query with its rank
+and top predictions), `coverage-<model>.json` (facts read, kept and dropped by reason) and
+`recipe-<model>.yaml` (the resolved recipe).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from xlmk.components import HFMaskedLM, InitEncoder
+from xlmk.config import load_recipe, read_yaml, recipe_to_yaml
+from xlmk.errors import ConfigError, DataError
+from xlmk.io import atomic_write_json, atomic_write_text, sha256_file
+from xlmk.probe.lama import Coverage
+from xlmk.probe.metrics import Score
+from xlmk.probe.recipe import ProbeRecipe
+from xlmk.probe.specs import CustomProbe, DataDir, LamaProbe, MLamaProbe, ProbeKnowledgeDir, XepProbe, XorProbe, probe_version
+from xlmk.results import ResultRow, append_rows, provenance
+
+
+@dataclass
+class ProbeResult:
+    recipe: ProbeRecipe
+    out_dir: Path
+    model_name: str
+    rows: list[ResultRow]
+    coverage: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- recipe from command-line style options
+def build_recipe(name_or_path: str, *, model: str | None = None, data: str | None = None,
+                 languages: Sequence[str] | None = None, overrides: Iterable[str] = ()) -> ProbeRecipe:
+    """Load a probe recipe and apply `--set` overrides, then `--model`, `--data` and `--languages`."""
+    recipe: ProbeRecipe = load_recipe("probe", name_or_path, list(overrides))
+    spec = recipe.probe
+    if model is not None:
+        # keep the recipe's other encoder settings (tokenizer, attention) when it already is a checkpoint
+        recipe.encoder = (recipe.encoder.model_copy(update={"path": model}) if isinstance(recipe.encoder, HFMaskedLM)
+                          else HFMaskedLM(path=model))
+    if data is not None:
+        if isinstance(spec, (LamaProbe, MLamaProbe)):
+            spec.data = DataDir(path=data)
+        elif isinstance(spec, (XepProbe, XorProbe)):
+            spec.knowledge = ProbeKnowledgeDir(path=data)
+        else:
+            raise ConfigError("--data: a custom probe takes its data from probe.options")
+    if languages:
+        langs = [x.strip() for item in languages for x in item.split(",") if x.strip()]
+        if isinstance(spec, LamaProbe):
+            if langs != ["en"]:
+                raise ConfigError("--languages: LAMA is English only; `xlmk probe mlama` probes other languages")
+        elif isinstance(spec, (MLamaProbe, XepProbe, XorProbe)):
+            spec.languages = langs
+        else:
+            raise ConfigError("--languages: a custom probe takes its languages from probe.options")
+    return recipe
+
+
+# ---------------------------------------------------------------- utilities
+def encoder_path(encoder: Any) -> str | None:
+    if isinstance(encoder, HFMaskedLM):
+        return encoder.path
+    if isinstance(encoder, InitEncoder):
+        from xlmk.modeling import cached_init_model
+
+        return str(cached_init_model(encoder.size, encoder.tokenizer, encoder.seed, encoder.cache_dir))
+    return None
+
+
+GENERIC_NAMES = ("final", "best", "last", "model", "checkpoint", "step")
+
+
+def default_label(path: str) -> str:
+    """A checkpoint's short name: its directory, with the run's name when the directory says little (final, step-100)."""
+    p = Path(path)
+    if p.name.lower().startswith(GENERIC_NAMES) and p.parent.name:
+        return f"{p.parent.name}/{p.name}"
+    return p.name or str(path)
+
+
+def files_hash(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted({Path(p) for p in paths if Path(p).is_file()}):
+        h.update(p.name.encode())
+        h.update(sha256_file(p).encode())
+    return h.hexdigest()
+
+
+def training_recipe(path: str | None) -> tuple[str | None, int | None]:
+    """(name, version) from a checkpoint's recipe.yaml, when it was trained by xlmk."""
+    f = Path(path) / "recipe.yaml" if path else None
+    if f is None or not f.is_file():
+        return None, None
+    data = read_yaml(f)
+    if not isinstance(data, dict):
+        return None, None
+    version = data.get("version")
+    return data.get("name"), version if isinstance(version, int) else None
+
+
+def _progress_factory(progress: Any) -> Callable[[str, int], Callable[[int], None]]:
+    def factory(description: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(description, total=total)
+        return lambda n: progress.advance(task, n)
+    return factory
+
+
+def _read_words(path: str) -> list[str]:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError("common vocabulary file not found", path=p)
+    return [w.strip() for w in p.read_text(encoding="utf-8").splitlines() if w.strip()]
+
+
+# ---------------------------------------------------------------- the probes
+def _run_lama(spec: LamaProbe, data_dir: Path, scorer: Any, coverage: Coverage, track) -> tuple[list[Score], list[dict], dict]:
+    from xlmk.probe.cloze import run_lama
+    from xlmk.probe.lama import read_lama
+
+    facts, infos = read_lama(data_dir, list(spec.corpora), coverage, relations_file=spec.relations_file,
+                             relations=spec.relations, lowercase=spec.lowercase, max_sentence_words=spec.max_sentence_words)
+    words = _read_words(spec.common_vocab) if spec.common_vocab else None
+    scores, preds = run_lama(facts, infos, coverage, scorer, common_words=words, exclude_special=spec.exclude_special_tokens,
+                             dedupe=spec.dedupe, top_k=spec.top_k, mrr_cutoff=spec.mrr_cutoff,
+                             max_facts_per_relation=spec.max_facts_per_relation, track=track)
+    files = {f.source.rsplit(":", 1)[0] for f in facts}
+    files |= {str(p) for c in spec.corpora for p in (data_dir / c).glob("*.jsonl")}
+    if "TREx" in spec.corpora:
+        files.add(str(Path(spec.relations_file) if Path(spec.relations_file).is_absolute() else data_dir / spec.relations_file))
+    if spec.common_vocab:
+        files.add(spec.common_vocab)
+    ranking = f"common vocabulary ({len(words)} words)" if words is not None else (
+        "full vocabulary without special tokens" if spec.exclude_special_tokens else "full vocabulary")
+    return scores, preds, {"protocol": "lama-single-token", "ranking": ranking, "data_hash": files_hash(Path(f) for f in files),
+                           "infos": infos}
+
+
+def _run_mlama(spec: MLamaProbe, data_dir: Path, scorer: Any, coverage: Coverage, track) -> tuple[list[Score], list[dict], dict]:
+    from xlmk.probe.cloze import run_mlama
+    from xlmk.probe.lama import read_candidates, read_mlama
+
+    facts, _ = read_mlama(data_dir, spec.languages, coverage, relations=spec.relations)
+    langs = sorted({f.language for f in facts})
+    candidates = {lang: read_candidates(spec.candidates, data_dir, lang) for lang in langs} if spec.candidates else {}
+    scores, preds = run_mlama(facts, coverage, scorer, candidates=candidates, dedupe=spec.dedupe, top_k=spec.top_k,
+                              max_candidate_tokens=spec.max_candidate_tokens, max_facts_per_relation=spec.max_facts_per_relation,
+                              track=track)
+    files = {p for lang in langs for p in (data_dir / lang).glob("*.jsonl")}
+    for pattern in spec.candidates:
+        for lang in langs:
+            p = Path(pattern.format(lang=lang)).expanduser()
+            files.add(p if p.is_absolute() else data_dir / p)
+    return scores, preds, {"protocol": "mlama-multi-token-mean-log-prob",
+                           "ranking": "candidate objects" + (" from files" if spec.candidates else " of the relation's facts"),
+                           "data_hash": files_hash(files)}
+
+
+def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any = None, tokenizer: Any = None,
+          model_label: str | None = None) -> ProbeResult:
+    """Run `recipe` and write its run directory; `model`/`tokenizer` skip loading the recipe's encoder.
+
+    The run directory is `out_dir`, else `<run.output_dir>/<recipe name>/<model label>`.
+    """
+    import torch
+
+    from xlmk.probe.scoring import MaskedLMScorer, prepare_model, resolve_device
+    from xlmk.progress import make_progress
+
+    spec = recipe.probe
+    # data first: a wrong path should not wait for a model to load
+    data_dir = spec.data.build() if isinstance(spec, (LamaProbe, MLamaProbe)) else None
+    kdir = spec.knowledge.build() if isinstance(spec, (XepProbe, XorProbe)) else None
+    path = encoder_path(recipe.encoder) if model is None else None
+    if model is None:
+        model, tokenizer = recipe.encoder.build()
+    elif tokenizer is None:
+        raise ConfigError("probe(): pass the tokenizer along with the model")
+    label = model_label or recipe.run.model_name or (default_label(path) if path else type(model).__name__)
+    out = Path(out_dir) if out_dir is not None else Path(recipe.run.output_dir) / recipe.name / label
+    device = resolve_device(recipe.run.device)
+    model = prepare_model(model, device, recipe.run.precision)
+    torch.manual_seed(recipe.seed)
+    coverage = Coverage()
+    cache_dir = Path(recipe.run.cache_dir).expanduser() if recipe.run.cache_dir else None
+    if cache_dir is None:
+        from xlmk.modeling import cache_root
+
+        cache_dir = cache_root()
+
+    with make_progress(transient=True) as progress:
+        track = _progress_factory(progress)
+        if isinstance(spec, (LamaProbe, MLamaProbe)):
+            scorer = MaskedLMScorer(model, tokenizer, device=device, batch_size=recipe.run.batch_size)
+            runner = _run_lama if isinstance(spec, LamaProbe) else _run_mlama
+            scores, preds, info = runner(spec, data_dir, scorer, coverage, track)
+        elif isinstance(spec, (XepProbe, XorProbe)):
+            from xlmk.pretrain.heads import load_knowledge_heads
+            from xlmk.probe.dense import model_fingerprint
+            from xlmk.probe.xep import run_xep
+            from xlmk.probe.xor import run_xor
+
+            heads = load_knowledge_heads(path) if path and Path(path).is_dir() else None
+            runner = run_xep if isinstance(spec, XepProbe) else run_xor
+            scores, preds, info = runner(spec, model, tokenizer, kdir=kdir, heads=heads, seed=recipe.seed,
+                                         device=device, batch_size=recipe.run.batch_size, cache_dir=cache_dir,
+                                         model_id=model_fingerprint(model, path), precision=recipe.run.precision,
+                                         coverage=coverage, advance_factory=track)
+        else:
+            scores, preds, info = _run_custom(spec, model, tokenizer, device, recipe, out)
+
+    infos = info.pop("infos", {})
+    rows = _rows(recipe, scores, coverage, info, model=path or label, label=label, path=path, run_id=out.name)
+    files = _write(out, recipe, rows, preds, coverage, label)
+    return ProbeResult(recipe, out, label, rows, coverage.to_dict(), {**info, "infos": infos}, files)
+
+
+def _run_custom(spec: CustomProbe, model: Any, tokenizer: Any, device: Any, recipe: ProbeRecipe, out: Path):
+    fn = spec.load()
+    scores = []
+    for i, item in enumerate(fn(model=model, tokenizer=tokenizer, device=device, recipe=recipe, out_dir=out, **spec.options)):
+        if not isinstance(item, dict) or "metric" not in item or "value" not in item:
+            raise DataError(f"custom probe {spec.target}: item {i} must be a dict with 'metric' and 'value', got {item!r}")
+        scores.append(Score(item.get("subset") or recipe.name, item["metric"], float(item["value"]), int(item.get("n") or 0),
+                            item.get("language"), dict(item.get("extra") or {})))
+    return scores, [], {"protocol": f"custom:{spec.target}", "data_hash": None}
+
+
+def _coverage_key(spec: Any, s: Score) -> tuple | None:
+    level = s.extra.get("level")
+    if isinstance(spec, LamaProbe) and level == "relation":
+        return (s.extra["corpus"], s.extra["relation"], "en")
+    if isinstance(spec, MLamaProbe) and level == "relation":
+        return ("mLAMA", s.extra["relation"], s.language)
+    if isinstance(spec, (XepProbe, XorProbe)) and level == "language":
+        return ("XEP", "mentions", s.language) if isinstance(spec, XepProbe) else ("XOR", "triples", s.language)
+    return None
+
+
+def _rows(recipe: ProbeRecipe, scores: list[Score], coverage: Coverage, info: dict, *, model: str, label: str,
+          path: str | None, run_id: str) -> list[ResultRow]:
+    from xlmk.modeling import model_hash
+
+    spec = recipe.probe
+    train_name, train_version = training_recipe(path)
+    mhash = model_hash(path) if path else None
+    shared = {k: v for k, v in info.items() if k not in ("protocol", "data_hash")}
+    rows = []
+    for s in scores:
+        extra = {**s.extra, **shared, "probe_recipe": recipe.name, "probe_recipe_version": recipe.version}
+        key = _coverage_key(spec, s)
+        if key is not None:
+            extra["coverage"] = coverage.entry(key)
+        rows.append(ResultRow(stage="probe", name=recipe.name if isinstance(spec, CustomProbe) else spec.kind,
+                              version=probe_version(spec), model=model, model_name=label, model_hash=mhash,
+                              recipe=train_name, recipe_version=train_version, language=s.language, subset=s.subset,
+                              split="test", metric=s.metric, value=s.value, n=s.n, seed=recipe.seed,
+                              protocol=info.get("protocol"), data_hash=info.get("data_hash"), run_id=run_id,
+                              extra=extra, **provenance()))
+    return rows
+
+
+def _write(out: Path, recipe: ProbeRecipe, rows: list[ResultRow], preds: list[dict], coverage: Coverage, label: str) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    files = {"results": append_rows(out, rows)}
+    files["coverage"] = out / f"coverage-{safe}.json"
+    atomic_write_json(files["coverage"], coverage.to_dict())
+    files["recipe"] = out / f"recipe-{safe}.yaml"
+    atomic_write_text(files["recipe"], recipe_to_yaml(recipe))
+    if recipe.run.save_predictions and preds:
+        files["predictions"] = out / f"predictions-{safe}.jsonl"
+        atomic_write_text(files["predictions"], "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+    return files
