@@ -93,3 +93,8 @@ def test_cross_field_rules(tmp_path):
 
 def test_registry_dir_is_the_checkout_registry():
     assert (registry_dir() / "recipes" / "pretrain" / "xlmk.yaml").is_file()
+
+
+def test_set_kind_starts_a_fresh_component():
+    r = load_recipe("pretrain", "xlmk-tiny", ["data.knowledge.kind=knowledge-dir", "data.knowledge.path=/k"])
+    assert r.data.knowledge.kind == "knowledge-dir" and r.data.knowledge.path == "/k"

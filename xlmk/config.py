@@ -164,6 +164,8 @@ def apply_overrides(data: dict, origins: dict, overrides: Iterable[str], model: 
             elif not isinstance(nxt, dict):
                 raise ConfigError(f"--set {text}: {'.'.join(parts[: i + 1])} is a value, not a section")
             node = nxt
+        if parts[-1] == "kind" and node.get("kind") not in (None, value):
+            node.clear()  # the other fields belonged to the old kind; set the new kind's fields after it
         if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict) and "kind" not in value:
             node[parts[-1]] = {**node[parts[-1]], **value}
         else:
