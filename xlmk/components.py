@@ -228,12 +228,17 @@ DatasetSpec = Annotated[Union[KnowledgeDir, SampleKnowledge, TextCorpus, SampleC
 
 
 # ---------------------------------------------------------------- the registry
+from xlmk.downstream.specs import TaskSpec  # noqa: E402 - stage specs are families too
+from xlmk.probe.specs import ProbeSpec  # noqa: E402
+
 FAMILIES: dict[str, tuple[str, Any]] = {
     "encoder": ("The network being pre-trained, probed or fine-tuned.", Encoder),
     "head": ("Projections of encoder states into the contrastive space.", Head),
     "queue": ("The candidate list of negatives (Appendix C).", Queue),
     "loss": ("Objectives of the knowledge tasks.", Loss),
     "dataset": ("Where training text and knowledge come from.", DatasetSpec),
+    "task": ("Fine-tuning tasks (xlmk finetune): data layout, languages, sequence lengths.", TaskSpec),
+    "probe": ("Probes (xlmk probe): LAMA, mLAMA, XEP, XOR.", ProbeSpec),
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 from xlmk.results import ResultRow
 
+XGLUE = "xglue-avg-dev"  # epoch chosen by the mean dev score over all languages, as the paper
 FINETUNE_METRICS = {"xnli": ["accuracy"], "mlqa": ["f1", "em"], "ner": ["f1"], "panx": ["f1"]}
 
 
@@ -35,7 +36,10 @@ class Table:
 
 
 def model_label(row: ResultRow) -> str:
-    return row.model_name or Path(row.model.rstrip("/")).name or row.model
+    if row.model_name:
+        return row.model_name
+    p = Path(row.model.rstrip("/"))
+    return (p.parent.name if p.name == "final" else p.name) or row.model
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -109,11 +113,15 @@ def _languages(rows: list[ResultRow], task: str) -> list[str]:
 def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test", protocol: str | None = None) -> Table:
     """Tables 1-3: models x languages (+Avg), avg and max over seeds, std of the Avg."""
     rows = [r for r in rows if r.stage == "finetune" and r.name == task and r.split == split
-            and (protocol is None or r.protocol in (None, protocol))]
+            and r.seed is not None and r.subset is None and r.language not in (None, "avg")]
+    if protocol is None:  # a fine-tuning run records both protocols; the paper reports XGLUE's
+        protocol = XGLUE if any(r.protocol == XGLUE for r in rows) else None
+    rows = [r for r in rows if protocol is None or r.protocol in (None, protocol)]
     metrics = [m for m in FINETUNE_METRICS.get(task, []) if any(r.metric == m for r in rows)] or \
         sorted({r.metric for r in rows})[:1]
     langs = _languages(rows, task)
-    table = Table(f"{task} {split} ({'/'.join(m.upper() for m in metrics)})", ["model", "seeds", *langs, "Avg"], [])
+    title = f"{task} {split} ({'/'.join(m.upper() for m in metrics)})" + (f", protocol {protocol}" if protocol else "")
+    table = Table(title, ["model", "seeds", *langs, "Avg"], [])
     table.notes += version_conflicts(rows)
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
@@ -163,7 +171,8 @@ def ablation_table(rows: Iterable[ResultRow], *, split: str = "test") -> Table:
         cells = []
         for task, metric, _ in tasks:
             sub = [r for r in rows if r.stage == "finetune" and r.name == task and r.metric == metric
-                   and r.split == split and model_label(r) == model]
+                   and r.split == split and model_label(r) == model and r.subset is None
+                   and r.language not in (None, "avg") and r.protocol in (None, XGLUE)]
             values: dict[int | None, dict[str, float]] = defaultdict(dict)
             for r in sub:
                 values[r.seed][r.language] = r.value

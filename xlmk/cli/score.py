@@ -1,0 +1,30 @@
+"""`xlmk score`: score a predictions file in a data set's original layout with xlmk's metric code."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score")
+    def score(
+        task: str = typer.Argument(..., help="xnli, mlqa, ner or panx."),
+        gold: Path = typer.Option(..., "--gold", help="Gold file in the data set's layout (MLQA: SQuAD JSON; NER: token tag; XNLI: any XNLI layout)."),
+        predictions: Path = typer.Option(..., "--predictions", help="Predictions (MLQA: {qid: answer} JSON; NER: one tag per line; XNLI: one label per line)."),
+        lang: Optional[str] = typer.Option(None, "--lang", help="Language: MLQA's answer language (default: the context language in the gold file's name); XNLI's language in a multi-language file."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Score predictions against gold with the official metrics (MLQA's script, seqeval/conlleval, accuracy)."""
+        import json
+
+        from xlmk.downstream.scoring import score as run
+
+        result = run(task, gold, predictions, lang=lang)
+        if as_json:
+            typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            return
+        scores = result["scores"]
+        shown = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items())
+        typer.echo(f"{task} {result['language'] or ''}: {shown}".replace("  ", " "))

@@ -1,0 +1,304 @@
+"""`finetune` and `score`: the library functions behind `xlmk finetune` and `xlmk score`.
+
+finetune: check everything that can be checked before training (languages with data, training file,
+protocols), encode train and dev once, run one `loop.fit` per seed, write each seed's predictions,
+history and (optionally) model, and one row per seed, protocol, split, language and metric into
+RUN/results.jsonl: measurements only, so that tools aggregating rows never count a derived number
+twice. The derived numbers (the average over languages, and mean, max and std over seeds) go to
+RUN/summary.json and the printed table. A run directory whose seeds are partly done resumes with the
+missing seeds.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xlmk.downstream.recipe import FinetuneRecipe
+from xlmk.downstream.scoring import score  # noqa: F401 - `xlmk score` and the Python API call it from here
+from xlmk.downstream.selection import AVG, check_protocols, seed_statistics, with_average
+from xlmk.errors import ConfigError, DataError
+from xlmk.results import ResultRow, append_rows, provenance
+
+SUMMARY = "summary.json"
+# task names accepted where a recipe is expected -> the recipe carrying the paper's settings
+TASK_RECIPES = {"xnli": "xnli", "mlqa": "mlqa", "ner": "ner-xglue", "panx": "panx"}
+
+
+@dataclass
+class FinetuneResult:
+    run_dir: Path
+    summary: dict
+    rows: list[ResultRow] = field(default_factory=list)
+
+
+def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = None, data: str | None = None,
+                   languages: list[str] | None = None, seeds: list[int] | None = None,
+                   overrides: tuple[str, ...] | list[str] = ()) -> FinetuneRecipe:
+    """A recipe by name, path or object, with the command-line choices applied (validated)."""
+    from xlmk.components import HFMaskedLM
+    from xlmk.config import load_recipe
+
+    if not isinstance(recipe, FinetuneRecipe):
+        recipe = load_recipe("finetune", TASK_RECIPES.get(str(recipe), recipe), overrides)
+    elif overrides:
+        raise ConfigError("overrides apply to a recipe name or path; change the recipe object directly")
+    recipe = recipe.model_copy(deep=True)
+    if model is not None:
+        recipe.encoder = HFMaskedLM(path=str(model))
+    if data is not None:
+        recipe.task.data_dir = str(data)
+    if languages is not None:
+        recipe.task.languages = list(languages)
+    if seeds is not None:
+        recipe.seeds = list(seeds)
+    return FinetuneRecipe.model_validate(recipe.model_dump())
+
+
+def model_location(recipe: FinetuneRecipe) -> str:
+    enc = recipe.encoder
+    if enc.kind == "init":
+        from xlmk.modeling import cached_init_model
+
+        return str(cached_init_model(enc.size, enc.tokenizer, enc.seed, enc.cache_dir))
+    return enc.path
+
+
+def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = None, **choices: Any) -> FinetuneResult:
+    """Fine-tune on the training language, select epochs, score every language, for every seed."""
+    from accelerate import Accelerator, PartialState
+
+    from xlmk.config import recipe_to_yaml
+    from xlmk.downstream.loop import accumulation_steps
+    from xlmk.io import atomic_write_text
+    from xlmk.progress import make_progress
+
+    recipe = resolve_recipe(recipe, **choices)
+    task = recipe.task.build()
+    # everything a user can get wrong is checked before the first step
+    languages = task.languages()
+    check_protocols(recipe.selection.protocols, languages, task.train_language)
+    task.check_train()
+    model_path = model_location(recipe)
+    if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
+        raise ConfigError(f"model {model_path}: not a checkpoint directory (no config.json)")
+    state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
+    run_dir = _run_dir(out, recipe, state)
+    if (run_dir / SUMMARY).exists():
+        raise ConfigError(f"{run_dir} already holds a finished run ({SUMMARY}); choose another --out")
+    resolved = recipe_to_yaml(recipe)
+    _check_resume(run_dir, recipe)
+    if state.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "recipe.yaml", resolved)
+
+    accelerator = Accelerator(cpu=recipe.run.cpu, mixed_precision=_precision(recipe.run.precision),
+                              gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes))
+    context = _Context(task, recipe, model_path, languages, run_dir, accelerator)
+    rows: list[ResultRow] = []
+    outcomes: dict[int, dict] = {}
+    with make_progress() as progress:
+        for seed in recipe.seeds:
+            seed_dir = run_dir / f"seed-{seed}"
+            if (seed_dir / "outcome.json").is_file():  # finished earlier: resume after it
+                outcomes[seed] = json.loads((seed_dir / "outcome.json").read_text(encoding="utf-8"))
+                continue
+            outcomes[seed] = context.run_seed(seed, seed_dir, progress)
+            if accelerator.is_main_process:
+                seed_rows = context.seed_rows(outcomes[seed])
+                append_rows(run_dir, seed_rows)
+                rows += seed_rows
+    summary = context.summary(outcomes)
+    if accelerator.is_main_process:
+        from xlmk.io import atomic_write_json
+
+        atomic_write_json(run_dir / SUMMARY, summary)
+    if accelerator.num_processes > 1:  # avoids the gloo/NCCL abort at interpreter exit
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+    return FinetuneResult(run_dir, summary, rows)
+
+
+def _precision(p: str) -> str:
+    return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[p]
+
+
+def _run_dir(out: str | Path | None, recipe: FinetuneRecipe, state: Any) -> Path:
+    """--out, or a new timestamped folder; under several processes the main process's name for all."""
+    if out is not None:
+        return Path(out)
+    names = [str(Path(recipe.run.output_dir) / f"{recipe.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}")]
+    if state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(names, from_process=0)
+    return Path(names[0])
+
+
+def _check_resume(run_dir: Path, recipe: FinetuneRecipe) -> None:
+    """Finished seeds of an earlier call are reused only if everything but the seed list is the same."""
+    import yaml
+
+    earlier = run_dir / "recipe.yaml"
+    if not earlier.is_file() or not any(run_dir.glob("seed-*/outcome.json")):
+        return
+    old = yaml.safe_load(earlier.read_text(encoding="utf-8")) or {}
+    new = recipe.model_dump(mode="json")
+    old.pop("seeds", None)
+    new.pop("seeds", None)
+    if old != new:
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ConfigError(f"{run_dir} holds seeds of a different recipe (differs in: {', '.join(changed)}); "
+                          "choose another --out")
+
+
+class _Context:
+    """What all seeds of a run share: the task, encoded train/dev data, provenance."""
+
+    def __init__(self, task: Any, recipe: FinetuneRecipe, model_path: str, languages: list[str], run_dir: Path,
+                 accelerator: Any):
+        from xlmk.modeling import model_hash, quiet_transformers
+
+        quiet_transformers()
+        self.task, self.recipe, self.model_path, self.languages = task, recipe, model_path, languages
+        self.run_dir, self.accelerator = run_dir, accelerator
+        self.tokenizer = load_tokenizer(model_path)
+        train = task.load_train()
+        self.train = (train, task.encode(train, self.tokenizer, train=True))
+        self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in languages for d in task.load("dev", lang)]
+        # test files are read (and so checked) now, before any training; they are encoded when needed
+        self.test_data = [d for lang in languages for d in task.load("test", lang)]
+        self._test: list | None = None
+        self.notes = {d.label: dict(d.notes) for d in [train] + [d for d, _ in self.dev] + self.test_data if d.notes}
+        if self.notes and accelerator.is_main_process:
+            from rich.console import Console
+
+            for label, notes in self.notes.items():
+                said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in notes.items())
+                Console(stderr=True).print(f"[yellow]note:[/] {task.name} {label}: {said}", highlight=False)
+        self.model_hash = model_hash(model_path)
+        self.pretrain_recipe = _pretrain_recipe(model_path)
+        self.provenance = provenance()
+
+    def load_test(self, tokenizer: Any) -> list:
+        if self._test is None:
+            self._test = [(d, self.task.encode(d, tokenizer, train=False)) for d in self.test_data]
+        return self._test
+
+    def run_seed(self, seed: int, seed_dir: Path, progress: Any) -> dict:
+        from xlmk.downstream.loop import fit, save_model
+        from xlmk.io import atomic_write_json
+
+        history_file = seed_dir / "history.jsonl"
+
+        def log_epoch(record: dict) -> None:
+            if self.accelerator.is_main_process:
+                seed_dir.mkdir(parents=True, exist_ok=True)
+                with open(history_file, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+
+        if history_file.exists():
+            history_file.unlink()  # an unfinished earlier attempt at this seed
+        result = fit(self.task, self.recipe, self.model_path, self.tokenizer, seed, self.accelerator, train=self.train, dev=self.dev,
+                     languages=self.languages, load_test=self.load_test, progress=progress, on_epoch=log_epoch)
+        if self.accelerator.is_main_process:
+            if self.recipe.run.save_predictions:
+                sets = {d.label: d for d, _ in self.dev + result["test_sets"]}
+                for protocol, by_split in result["predictions"].items():
+                    for split_preds in by_split.values():
+                        for label, preds in split_preds.items():
+                            path = seed_dir / "predictions" / protocol / f"{label}{self.task.prediction_suffix}"
+                            self.task.write_predictions(path, sets[label], preds)
+            if self.recipe.run.save_model:
+                save_model(result["model"], result["tokenizer"], seed_dir / "model")
+        outcome = {k: result[k] for k in ("seed", "history", "protocols", "data", "train")}
+        if self.accelerator.is_main_process:
+            atomic_write_json(seed_dir / "outcome.json", outcome)
+        return outcome
+
+    # ---------------------------------------------------------------- rows
+    def _row(self, **kw: Any) -> ResultRow:
+        extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version, **kw.pop("extra", {})}
+        return ResultRow(stage="finetune", name=self.task.name, version=self.task.version, model=self.model_path,
+                         model_name=Path(self.model_path).name, model_hash=self.model_hash,
+                         recipe=self.pretrain_recipe[0], recipe_version=self.pretrain_recipe[1],
+                         run_id=self.run_dir.name, extra=extra, **self.provenance, **kw)
+
+    def seed_rows(self, outcome: dict) -> list[ResultRow]:
+        rows = []
+        seed, data = outcome["seed"], outcome["data"]
+        for protocol, chosen in outcome["protocols"].items():
+            for split in ("dev", "test"):
+                scores = chosen[split]
+                for label, values in scores.items():
+                    info = data[label]
+                    notes = {k: v for k, v in values.items() if k not in self.task.metrics and k != "n"}
+                    for metric in self.task.metrics:
+                        rows.append(self._row(language=info["lang"], subset=info["subset"], split=split, metric=metric,
+                                              value=values[metric], n=values.get("n"), seed=seed, protocol=protocol,
+                                              data_hash=info["hash"], extra={"epoch": chosen["epoch"], **notes}))
+        return rows
+
+    def _hashes(self, outcome: dict, split: str) -> dict[str, str]:
+        """Data hash per language of a split, and for `avg` one hash over all of them."""
+        data = outcome["data"]
+        out = {lang: data[f"{split}-{lang}"]["hash"] for lang in self.languages}
+        out[AVG] = hashlib.sha256("".join(out[lang] for lang in self.languages).encode()).hexdigest()
+        return out
+
+    def summary(self, outcomes: dict[int, dict]) -> dict:
+        """Statistics over seeds for each protocol and split: mean, max (by the average) and std."""
+        out: dict = {"task": self.task.name, "version": self.task.version, "recipe": self.recipe.name,
+                     "model": self.model_path, "languages": self.languages, "main_metric": self.task.main_metric,
+                     "seeds": list(outcomes), "data_notes": self.notes, "protocols": {}}
+        for protocol in self.recipe.selection.protocols:
+            out["protocols"][protocol] = {}
+            for split in ("dev", "test"):
+                per_seed = {}
+                for seed, outcome in outcomes.items():
+                    scores = outcome["protocols"][protocol][split]
+                    per_seed[seed] = {m: with_average({lang: scores[f"{split}-{lang}"][m] for lang in self.languages},
+                                                      self.languages) for m in self.task.metrics}
+                stats = seed_statistics(per_seed, self.task.main_metric, ddof=self.recipe.selection.std_ddof)
+                stats["epochs"] = {seed: o["protocols"][protocol]["epoch"] for seed, o in outcomes.items()}
+                first = next(iter(outcomes.values()))
+                stats["data_hash"] = self._hashes(first, split)
+                n = {lang: first["protocols"][protocol][split][f"{split}-{lang}"].get("n") for lang in self.languages}
+                stats["n"] = {**n, AVG: sum(v or 0 for v in n.values())}
+                out["protocols"][protocol][split] = stats
+        return out
+
+
+def load_tokenizer(model_path: str) -> Any:
+    """AutoTokenizer of a checkpoint, kept for the process: several tasks or sweeps fine-tuning one
+    checkpoint load its (250k-piece) tokenizer once. Keyed by the files' modification times."""
+    files = sorted(Path(model_path).glob("*token*")) if Path(model_path).is_dir() else []
+    return _load_tokenizer(str(model_path), tuple((f.name, f.stat().st_mtime_ns) for f in files))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_tokenizer(model_path: str, _stamp: tuple) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model_path)
+    except OSError as exc:
+        raise ConfigError(f"cannot load the tokenizer of model {model_path!r}: {exc}") from None
+
+
+def _pretrain_recipe(model_path: str) -> tuple[str | None, int | None]:
+    """Name and version of the recipe that pre-trained the checkpoint (CKPT/recipe.yaml), when there is one."""
+    import yaml
+
+    path = Path(model_path) / "recipe.yaml"
+    if not path.is_file():
+        return None, None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"invalid YAML: {exc}", path=path) from None
+    return data.get("name"), data.get("version")
