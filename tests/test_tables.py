@@ -31,9 +31,10 @@ def test_max_is_chosen_by_the_average_not_per_language():
 
 
 def test_mlqa_cells_show_f1_and_em_and_single_seed_has_no_std():
-    rows = [r("B", "mlqa", "en", 80.0), r("B", "mlqa", "en", 67.0, metric="em"),
-            r("B", "mlqa", "zh", 60.0), r("B", "mlqa", "zh", 40.0, metric="em")]
+    rows = [r("B", "mlqa", "en", 80.0), r("B", "mlqa", "en", 67.0, metric="exact_match"),
+            r("B", "mlqa", "zh", 60.0), r("B", "mlqa", "zh", 40.0, metric="exact_match")]
     t = finetune_table(rows, "mlqa")
+    assert t.title == "mlqa test (F1/EM)"
     assert t.rows == [["B", "1", "80.0/67.0", "60.0/40.0", "70.0/53.5"]]
 
 

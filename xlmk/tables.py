@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 from xlmk.results import ResultRow
 
 XGLUE = "xglue-avg-dev"  # epoch chosen by the mean dev score over all languages, as the paper
-FINETUNE_METRICS = {"xnli": ["accuracy"], "mlqa": ["f1", "em"], "ner": ["f1"], "panx": ["f1"]}
+FINETUNE_METRICS = {"xnli": ["accuracy"], "mlqa": ["f1", "exact_match"], "ner": ["f1"], "panx": ["f1"]}
 
 
 @dataclass
@@ -121,7 +121,7 @@ def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test",
         sorted({r.metric for r in rows})[:1]
     langs = _languages(rows, task)
     title = f"{task} {split} ({'/'.join(m.upper() for m in metrics)})" + (f", protocol {protocol}" if protocol else "")
-    table = Table(title, ["model", "seeds", *langs, "Avg"], [])
+    table = Table(title.replace("EXACT_MATCH", "EM"), ["model", "seeds", *langs, "Avg"], [])
     table.notes += version_conflicts(rows)
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
@@ -163,7 +163,9 @@ def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test",
 def ablation_table(rows: Iterable[ResultRow], *, split: str = "test") -> Table:
     """Table 4: per model, the seed-averaged Avg of MLQA F1, NER F1 and XNLI accuracy."""
     rows = list(rows)
-    tasks = [("mlqa", "f1", "MLQA"), ("ner", "f1", "NER"), ("xnli", "accuracy", "XNLI")]
+    # NER is XGLUE's NER in the paper; runs that only have PAN-X (WikiANN) fill the column from it
+    ner = "ner" if any(r.stage == "finetune" and r.name == "ner" for r in rows) else "panx"
+    tasks = [("mlqa", "f1", "MLQA"), (ner, "f1", "NER" if ner == "ner" else "NER (PAN-X)"), ("xnli", "accuracy", "XNLI")]
     table = Table(f"ablation ({split}, Avg over languages, mean over seeds)", ["model"] + [t[2] for t in tasks], [])
     table.notes += version_conflicts([r for r in rows if r.stage == "finetune"])
     models = sorted({model_label(r) for r in rows if r.stage == "finetune"})
@@ -197,9 +199,10 @@ def render(table: Table, fmt: str = "table") -> str:
         w.writerows(table.rows)
         return buf.getvalue()
     if fmt == "markdown":
-        lines = [f"**{table.title}**", "", "| " + " | ".join(table.columns) + " |",
+        cols = [c.replace("\n", " ") for c in table.columns]
+        lines = [f"**{table.title}**", "", "| " + " | ".join(cols) + " |",
                  "|" + "|".join("---" for _ in table.columns) + "|"]
-        lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in table.rows]
+        lines += ["| " + " | ".join(_fmt(c).replace("\n", " ") for c in row) + " |" for row in table.rows]
         lines += [f"> {n}" for n in table.notes]
         return "\n".join(lines) + "\n"
     if fmt == "table":
