@@ -98,3 +98,10 @@ def test_registry_dir_is_the_checkout_registry():
 def test_set_kind_starts_a_fresh_component():
     r = load_recipe("pretrain", "xlmk-tiny", ["data.knowledge.kind=knowledge-dir", "data.knowledge.path=/k"])
     assert r.data.knowledge.kind == "knowledge-dir" and r.data.knowledge.path == "/k"
+
+
+def test_set_below_a_switched_off_task_is_refused():
+    with pytest.raises(ConfigError, match=r"tasks.mep is null in this recipe"):
+        load_recipe("pretrain", "mlm-only-tiny", ["tasks.mep.pooling=mean"])
+    r = load_recipe("pretrain", "mlm-only-tiny", ["tasks.mep={}", "tasks.mep.max_length=32"])
+    assert r.tasks.mep is not None and r.tasks.mep.max_length == 32

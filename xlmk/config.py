@@ -158,6 +158,9 @@ def apply_overrides(data: dict, origins: dict, overrides: Iterable[str], model: 
         node = data
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part) if isinstance(node, dict) else None
+            if nxt is None and isinstance(node, dict) and part in node:
+                raise ConfigError(f"--set {text}: {'.'.join(parts[: i + 1])} is null in this recipe (switched off); "
+                                  f"switch it on first, e.g. --set {'.'.join(parts[: i + 1])}={{}}")
             if nxt is None:
                 nxt = {}
                 node[part] = nxt

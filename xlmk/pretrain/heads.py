@@ -50,12 +50,15 @@ class KnowledgeHeads(nn.Module):
     relation classifier of the `oe-classify` ablation. Absent parts are None."""
 
     def __init__(self, heads: dict[str, ProjectionHead], relation_ids: list[str] | None = None,
-                 hidden_size: int | None = None, classifier: bool = False, meta: dict | None = None):
+                 hidden_size: int | None = None, classifier: bool = False, meta: dict | None = None,
+                 embed_relations: bool = True):
         super().__init__()
         self.heads = nn.ModuleDict(heads)
         self.relation_ids = list(relation_ids or [])
         self.hidden_size = hidden_size
-        self.relations = nn.Embedding(len(self.relation_ids), hidden_size) if self.relation_ids and hidden_size else None
+        # the relation classifier of `oe-classify` needs the relation list but no relation embeddings
+        self.relations = (nn.Embedding(len(self.relation_ids), hidden_size)
+                          if embed_relations and self.relation_ids and hidden_size else None)
         if self.relations is not None:
             nn.init.normal_(self.relations.weight, std=0.02)
         self.classifier = (nn.Linear(2 * hidden_size, len(self.relation_ids))
@@ -86,6 +89,7 @@ class KnowledgeHeads(nn.Module):
             "heads": {name: head.spec for name, head in self.heads.items()},
             "relation_ids": self.relation_ids,
             "classifier": self.classifier is not None,
+            "embed_relations": self.relations is not None,
             "meta": self.meta,
         }
 
@@ -101,7 +105,8 @@ class KnowledgeHeads(nn.Module):
     @classmethod
     def from_config(cls, cfg: dict) -> "KnowledgeHeads":
         heads = {name: ProjectionHead(**spec) for name, spec in cfg["heads"].items()}
-        return cls(heads, cfg.get("relation_ids"), cfg.get("hidden_size"), cfg.get("classifier", False), cfg.get("meta"))
+        return cls(heads, cfg.get("relation_ids"), cfg.get("hidden_size"), cfg.get("classifier", False), cfg.get("meta"),
+                   embed_relations=cfg.get("embed_relations", True))
 
 
 def load_knowledge_heads(directory: str | Path, map_location: str = "cpu") -> KnowledgeHeads | None:

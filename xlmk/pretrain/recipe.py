@@ -35,6 +35,11 @@ class MEPTask(StrictModel):
     mention_mask: Literal["span", "per-token"] = Field(
         "span", description="span = the whole mention becomes one <mask>; per-token = one <mask> per sub-token.")
     max_length: int = Field(256, ge=8, description="Maximum tokens of the sentence and of the description.")
+    layer: int = Field(-1, description="Encoder layer whose states are contrasted (-1 = the last, as the paper; "
+                                       "the released code makes it configurable, InfoXLM uses 8).")
+    pooling: Literal["first", "mean"] = Field(
+        "first", description="first = the paper: the state at the mention's first position, [CLS] of the description; "
+                             "mean = the mean state over each sequence's tokens (beyond the paper).")
     loss: Loss | None = Field(None, description="Loss of this task; None = the recipe's `loss`.")
 
 
@@ -45,6 +50,9 @@ class OETask(StrictModel):
     description_language: Literal["other", "same"] = Field(
         "other", description="other = object described in another language than the subject (the paper).")
     max_length: int = Field(256, ge=8, description="Maximum tokens of each description.")
+    layer: int = Field(-1, description="Encoder layer whose [CLS] states are used (-1 = the last, as the paper).")
+    pooling: Literal["first", "mean"] = Field(
+        "first", description="first = [CLS] of each description (the paper); mean = the mean state over its tokens.")
     loss: Loss | None = Field(None, description="Loss of this task; None = the recipe's `loss`. "
                                                 "relation-cross-entropy = Table 4's 'OE w/o contrastive loss'.")
 
@@ -55,6 +63,10 @@ class Tasks(StrictModel):
     oe: OETask | None = Field(default_factory=OETask, description="Object Entailment; null to leave it out.")
     schedule: Literal["joint", "alternate"] = Field(
         "joint", description="joint = every step sums all task losses; alternate = one task per micro-batch, in turn.")
+    key_momentum: float | None = Field(
+        None, ge=0, lt=1, description="Momentum key encoder (MoCo, beyond the paper): descriptions on the key side are "
+                                      "encoded by a copy of the encoder updated after each step as m * copy + (1 - m) * "
+                                      "encoder, keeping queued keys consistent; None = one shared encoder (the paper).")
 
     @model_validator(mode="after")
     def _at_least_one(self) -> "Tasks":
@@ -66,6 +78,9 @@ class Tasks(StrictModel):
 class Data(StrictModel):
     knowledge: DatasetSpec | None = Field(None, description="Knowledge directory for MEP/OE (and MLM over descriptions).")
     corpus: DatasetSpec | None = Field(None, description="Plain-text corpus for MLM (the paper: CC-100).")
+    heldout: float = Field(0.02, ge=0, lt=0.5, description="Share of mentions and triples kept out of training "
+                                                          "(chosen by a hash of the row) for the held-out XEP/XOR check.")
+    cache_dir: str | None = Field(None, description="Where tokenized data is cached; None = $XLMK_CACHE or ~/.cache/xlmk.")
 
 
 class Optim(StrictModel):
@@ -82,7 +97,9 @@ class Optim(StrictModel):
 
 class Batch(StrictModel):
     effective_size: int = Field(8192, ge=1, description="Sequences per optimizer step over all processes (the paper: 8192).")
-    micro_size: int = Field(32, ge=1, description="Sequences per forward pass per process; accumulation fills the rest.")
+    micro_size: int = Field(32, ge=1, description="Examples per task per forward pass per process; accumulation fills the rest.")
+    bucket_pool: int = Field(16, ge=1, description="Micro-batches drawn together and sorted by length before batching "
+                                                  "(less padding); 1 = no length bucketing.")
 
 
 class Run(StrictModel):
@@ -92,6 +109,8 @@ class Run(StrictModel):
     save_every: int = Field(1000, ge=1, description="Optimizer steps between checkpoints.")
     keep_last: int = Field(2, ge=1, description="Training-state checkpoints to keep.")
     output_dir: str = Field("runs/pretrain", description="Where checkpoints, metrics and the final model go.")
+    heldout_batch: int = Field(32, ge=2, description="Batch size of the in-batch held-out XEP/XOR check (chance = 1/size).")
+    heldout_max: int = Field(2048, ge=0, description="At most this many held-out mentions and triples are scored; 0 = no check.")
 
 
 class PretrainRecipe(StrictModel):
@@ -121,4 +140,7 @@ class PretrainRecipe(StrictModel):
             raise ValueError("data.corpus is required by tasks.mlm with sources: [corpus]")
         if self.batch.micro_size > self.batch.effective_size:
             raise ValueError("batch.micro_size cannot exceed batch.effective_size")
+        if self.batch.effective_size % self.batch.micro_size:
+            raise ValueError(f"batch.effective_size ({self.batch.effective_size}) must be a multiple of "
+                             f"batch.micro_size ({self.batch.micro_size}) for gradient accumulation")
         return self

@@ -1,0 +1,281 @@
+"""The pre-training model: a shared encoder, the knowledge heads, one candidate queue per task, and the
+forward pass that turns a micro-batch of every task into the joint loss of Eq. 6.
+
+Distributed runs: keys are gathered from every process *with* their gradient (each process scores its
+queries against the whole global batch, as a one-process run of the same global batch does), and every
+loss is scaled so that DDP's gradient average equals the one-process gradient exactly: a task's loss on
+one process is its sum over local items divided by the global item count, times the world size.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from xlmk.components import RelationCrossEntropy
+from xlmk.errors import ConfigError
+from xlmk.pretrain.heads import KnowledgeHeads
+from xlmk.pretrain.recipe import PretrainRecipe
+
+
+# ---------------------------------------------------------------- collectives
+def world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _sizes(n: int, device: Any) -> list[int]:
+    import torch.distributed as dist
+
+    t = torch.tensor([n], device=device)
+    parts = [torch.zeros_like(t) for _ in range(world()[1])]
+    dist.all_gather(parts, t)
+    return [int(p) for p in parts]
+
+
+def _gather_padded(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+    import torch.distributed as dist
+
+    # all_gather wants equal shapes: pad to the longest, then cut each piece back
+    padded = torch.cat([x, x.new_zeros((max(sizes) - x.shape[0], *x.shape[1:]))]).contiguous()
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[:n] for p, n in zip(parts, sizes)])
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, sizes):  # noqa: D102
+        ctx.sizes, ctx.rank = sizes, world()[0]
+        return _gather_padded(x, sizes)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: D102
+        import torch.distributed as dist
+
+        # every process holds gradients for every key; the owner of a key receives their sum
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        start = sum(ctx.sizes[:ctx.rank])
+        return grad[start:start + ctx.sizes[ctx.rank]], None
+
+
+def gather(x: torch.Tensor, *, grad: bool = False, sizes: list[int] | None = None) -> tuple[torch.Tensor, int, list[int]]:
+    """Concatenate `x` from every process in rank order (first dimensions may differ: a last batch can be
+    short on one process). Returns the result, where this process's rows start in it, and all sizes."""
+    rank, size = world()
+    if size == 1:
+        return x, 0, [x.shape[0]]
+    sizes = sizes or _sizes(x.shape[0], x.device)
+    out = _GatherWithGrad.apply(x, sizes) if grad else _gather_padded(x, sizes)
+    return out, sum(sizes[:rank]), sizes
+
+
+def global_sum(value: int | float, device: Any) -> float:
+    import torch.distributed as dist
+
+    t = torch.tensor([float(value)], device=device)
+    if world()[1] > 1:
+        dist.all_reduce(t)
+    return float(t.item())
+
+
+def pool(h: torch.Tensor, mask: torch.Tensor, how: str, pos: torch.Tensor | None = None) -> torch.Tensor:
+    """One vector per sequence: `first` = the state at `pos` (the mention) or position 0 ([CLS]), as the
+    paper; `mean` = the mean over the sequence's tokens."""
+    if how == "mean":
+        m = mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return h[:, 0] if pos is None else h[torch.arange(h.shape[0], device=h.device), pos]
+
+
+# ---------------------------------------------------------------- heads
+def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str]) -> KnowledgeHeads | None:
+    t = recipe.tasks
+    heads: dict[str, nn.Module] = {}
+    if t.mep is not None:
+        if isinstance(t.mep.loss, RelationCrossEntropy):
+            raise ConfigError("tasks.mep.loss: relation-cross-entropy classifies relations and only fits tasks.oe")
+        heads["mep_query"], heads["mep_key"] = recipe.head.build(hidden_size=hidden), recipe.head.build(hidden_size=hidden)
+    classify = t.oe is not None and isinstance(t.oe.loss or recipe.loss, RelationCrossEntropy)
+    if t.oe is not None and not classify:
+        heads["oe_query"], heads["oe_key"] = recipe.head.build(hidden_size=hidden), recipe.head.build(hidden_size=hidden)
+    if not heads and not classify:
+        return None
+    loss = recipe.loss.model_dump(mode="json")
+    meta = {"recipe": recipe.name, "recipe_version": recipe.version, "loss": loss,
+            "mep_layer": t.mep.layer if t.mep else None, "oe_layer": t.oe.layer if t.oe else None,
+            "mep_pooling": t.mep.pooling if t.mep else None, "oe_pooling": t.oe.pooling if t.oe else None,
+            "mention_mask": t.mep.mention_mask if t.mep else None}
+    return KnowledgeHeads(heads, relation_ids=relations if t.oe is not None else None, hidden_size=hidden,
+                          classifier=classify, meta=meta, embed_relations=not classify)
+
+
+def build_queues(recipe: PretrainRecipe, dim: int, generator: torch.Generator) -> nn.ModuleDict:
+    t = recipe.tasks
+    names = [n for n in ("mep", "oe") if getattr(t, n) is not None
+             and not isinstance(getattr(t, n).loss or recipe.loss, RelationCrossEntropy)]
+    return nn.ModuleDict({n: recipe.queue.build(dim=dim, generator=generator) for n in names})
+
+
+# ---------------------------------------------------------------- the model
+class KnowledgeModel(nn.Module):
+    """Encoder + heads + queues; `forward(batch)` returns the weighted joint loss and per-task numbers."""
+
+    def __init__(self, encoder: nn.Module, heads: KnowledgeHeads | None, queues: nn.ModuleDict, recipe: PretrainRecipe):
+        super().__init__()
+        self.encoder, self.heads, self.queues = encoder, heads, queues
+        self.mlm_head = getattr(encoder, "lm_head", None) or getattr(encoder, "cls", None)
+        if recipe.tasks.mlm is not None and self.mlm_head is None:
+            raise ConfigError("encoder: the model has no `lm_head` (RoBERTa family) or `cls` (BERT family) for MLM")
+        t = recipe.tasks
+        self.weights = {n: getattr(t, n).weight for n in ("mlm", "mep", "oe") if getattr(t, n) is not None}
+        self.layers = {"mep": t.mep.layer if t.mep else -1, "oe": t.oe.layer if t.oe else -1}
+        self.pooling = {"mep": t.mep.pooling if t.mep else "first", "oe": t.oe.pooling if t.oe else "first"}
+        self.loss_fns = {n: (getattr(t, n).loss or recipe.loss).build() for n in ("mep", "oe") if getattr(t, n) is not None}
+        self.push_per_step = getattr(recipe.queue, "push", "micro-batch") == "step"
+        self.pending: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._groups = self._param_groups()
+        # MoCo-style momentum branch: frozen copies of the encoder and the key heads, moved towards them after
+        # each optimizer step, encode the keys that go into the queue. In-batch keys stay on the live branch,
+        # so the key heads keep learning; the queue stays consistent while the live encoder moves fast.
+        self.momentum = t.key_momentum if self.queues is not None and len(self.queues) else None
+        self.key_encoder = copy.deepcopy(encoder.base_model).requires_grad_(False) if self.momentum is not None else None
+        self.key_heads = (nn.ModuleDict({f"{n}_key": copy.deepcopy(heads.get(f"{n}_key")).requires_grad_(False)
+                                         for n in self.queues}) if self.momentum is not None else None)
+
+    def _param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters only one task uses; an alternate micro-batch without that task touches them with a
+        zero so that DDP sees every parameter take part (no `find_unused_parameters` needed)."""
+        shared = {id(p) for p in self.encoder.base_model.parameters()}
+        groups = {"mlm": [p for p in (self.mlm_head.parameters() if self.mlm_head is not None else [])
+                          if id(p) not in shared]}
+        h = self.heads
+        groups["mep"] = [p for n in ("mep_query", "mep_key") if h is not None and h.get(n) is not None
+                         for p in h.get(n).parameters()]
+        groups["oe"] = [p for n in ("oe_query", "oe_key") if h is not None and h.get(n) is not None
+                        for p in h.get(n).parameters()]
+        if h is not None:
+            groups["oe"] += [p for m in (h.relations, h.classifier) if m is not None for p in m.parameters()]
+        return groups
+
+    def states(self, ids: torch.Tensor, mask: torch.Tensor, layer: int = -1) -> torch.Tensor:
+        out = self.encoder.base_model(input_ids=ids, attention_mask=mask, output_hidden_states=layer != -1)
+        return out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+
+    @torch.no_grad()
+    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Keys of the momentum branch (queue entries), when the recipe has one."""
+        layer = self.layers[name]
+        out = self.key_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=layer != -1)
+        h = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
+        return self.key_heads[f"{name}_key"](pool(h, mask, self.pooling[name]))
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """copy = m * copy + (1 - m) * live, for the encoder and the key heads, after each optimizer step."""
+        if self.key_encoder is None:
+            return
+        pairs = [(self.key_encoder, self.encoder.base_model)] + [(h, self.heads.get(n)) for n, h in self.key_heads.items()]
+        for frozen, live in pairs:
+            for k, q in zip(frozen.parameters(), live.parameters()):
+                k.mul_(self.momentum).add_(q.detach(), alpha=1.0 - self.momentum)
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """What an exact resume needs beyond the HF weights and the heads: the momentum branch."""
+        if self.key_encoder is None:
+            return {}
+        parts = {"key_encoder": self.key_encoder, "key_heads": self.key_heads}
+        return {f"{p}.{k}": v.detach().cpu().contiguous() for p, m in parts.items() for k, v in m.state_dict().items()}
+
+    def load_extra_state(self, state: dict[str, torch.Tensor]) -> None:
+        if self.key_encoder is not None:
+            for p, m in (("key_encoder", self.key_encoder), ("key_heads", self.key_heads)):
+                m.load_state_dict({k.split(".", 1)[1]: v for k, v in state.items() if k.split(".", 1)[0] == p})
+
+    def forward(self, batch: dict[str, dict[str, torch.Tensor]]) -> dict[str, Any]:
+        total: torch.Tensor | None = None
+        logs: dict[str, dict[str, float]] = {}
+        for name, b in batch.items():
+            loss, logs[name] = getattr(self, f"_{name}")(b)
+            total = self.weights[name] * loss if total is None else total + self.weights[name] * loss
+        missing = [n for n in self.weights if n not in batch]
+        if missing:
+            touch = [p for n in missing for p in self._groups.get(n, [])]
+            if "mlm" in missing and any(self.layers[n] != -1 for n in batch):
+                touch += list(self.encoder.base_model.parameters())  # layers above the contrast layer
+            if touch:
+                total = total + 0.0 * sum(p.sum() for p in touch)
+        return {"loss": total, "logs": logs}
+
+    # ------------------------------------------------------------ tasks
+    def _mlm(self, b: dict) -> tuple[torch.Tensor, dict]:
+        h = self.states(b["input_ids"], b["attention_mask"])
+        sel = b["labels"] != -100
+        # the vocabulary projection only at predicted positions: 15% of a [b, 512, 250k] logit tensor
+        logits = self.mlm_head(h[sel])
+        target = b["labels"][sel]
+        n_local = int(sel.sum())
+        n_global = max(global_sum(n_local, h.device), 1.0)
+        total = F.cross_entropy(logits.float(), target, reduction="sum")
+        with torch.no_grad():
+            acc = float((logits.argmax(-1) == target).float().mean()) if n_local else 0.0
+        # logs: the local mean over local items; the loop weighs them by `n` across micro-batches and processes
+        return total * (world()[1] / n_global), {"loss": float(total.detach()) / max(n_local, 1), "acc": acc, "n": n_local}
+
+    def _mep(self, b: dict) -> tuple[torch.Tensor, dict]:
+        layer, how = self.layers["mep"], self.pooling["mep"]
+        x = pool(self.states(b["input_ids"], b["attention_mask"], layer), b["attention_mask"], how, b["query_pos"])
+        z = pool(self.states(b["desc_ids"], b["desc_mask"], layer), b["desc_mask"], how)
+        q, k = self.heads.get("mep_query")(x), self.heads.get("mep_key")(z)
+        m = self.momentum_keys("mep", b["desc_ids"], b["desc_mask"]) if self.key_encoder is not None else None
+        return self._contrast("mep", q, k, b["qid"], m)
+
+    def _oe(self, b: dict) -> tuple[torch.Tensor, dict]:
+        layer, how = self.layers["oe"], self.pooling["oe"]
+        classify = self.heads.classifier is not None
+        s = pool(self.states(b["subj_ids"], b["subj_mask"], layer), b["subj_mask"], how)
+        z = pool(self.states(b["obj_ids"], b["obj_mask"], layer), b["obj_mask"], how)
+        if classify:
+            logits = self.heads.classifier(torch.cat([s, z], dim=-1))
+            loss, acc = self.loss_fns["oe"](logits, b["relation"])
+            n = s.shape[0]
+            log = {"loss": float(loss.detach()), "acc": float(acc), "n": n}
+            return loss * (n * world()[1] / global_sum(n, s.device)), log
+        q = self.heads.get("oe_query")(s + self.heads.relations(b["relation"]))
+        k = self.heads.get("oe_key")(z)
+        m = self.momentum_keys("oe", b["obj_ids"], b["obj_mask"]) if self.key_encoder is not None else None
+        return self._contrast("oe", q, k, b["qid"], m)
+
+    def _contrast(self, name: str, q: torch.Tensor, k: torch.Tensor, ids: torch.Tensor,
+                  momentum_k: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        all_k, offset, sizes = gather(k, grad=True)
+        all_ids, _, _ = gather(ids.to(k.device), sizes=sizes)
+        queue = self.queues[name] if name in self.queues else None
+        qk, qids = queue.ordered() if queue is not None else (None, None)  # copies: the push below is in place
+        n = q.shape[0]
+        # similarities in fp32 even under bf16/fp16 autocast: 32k candidates need more than 8 mantissa bits
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            out = self.loss_fns[name](q.float(), all_k.float(), qk, positives=offset + torch.arange(n, device=q.device),
+                                      key_ids=all_ids, queue_ids=qids)
+        loss = out.loss * (n * world()[1] / all_k.shape[0])
+        if queue is not None:
+            keys = all_k.detach().float() if momentum_k is None else gather(momentum_k, sizes=sizes)[0].float()
+            if self.push_per_step:
+                self.pending.setdefault(name, []).append((keys, all_ids))
+            else:
+                queue.push(keys, all_ids)
+        return loss, {"loss": float(out.loss.detach()), "acc": float(out.accuracy), "n": n}
+
+    def flush_queues(self) -> None:
+        """Push the keys held back for a once-per-optimizer-step queue update (`queue.push: step`)."""
+        for name, items in self.pending.items():
+            for keys, ids in items:
+                self.queues[name].push(keys, ids)
+        self.pending = {}
