@@ -29,8 +29,10 @@ def encoder_of(model: Any) -> Any:
 
 @torch.no_grad()
 def states_at(model: Any, items: Sequence[Encoded], positions: Sequence[int], *, layer: int, device: torch.device,
-              batch_size: int, pad_id: int, advance: Callable[[int], None] | None = None) -> torch.Tensor:
-    """[n, hidden] fp32 states of `items` at `positions`, read at hidden layer `layer` (-1 = last)."""
+              batch_size: int, pad_id: int, advance: Callable[[int], None] | None = None,
+              pooling: str = "first") -> torch.Tensor:
+    """[n, hidden] fp32 states of `items` at `positions` (pooling `first`) or their mean over the sequence's
+    tokens (pooling `mean`, as heads trained with `pooling: mean` read them), at hidden layer `layer`."""
     encoder = encoder_of(model)
     hidden_size = model.config.hidden_size
     out = torch.empty((len(items), hidden_size), dtype=torch.float32)
@@ -40,8 +42,12 @@ def states_at(model: Any, items: Sequence[Encoded], positions: Sequence[int], *,
             h = encoder(**batch).last_hidden_state
         else:
             h = encoder(**batch, output_hidden_states=True).hidden_states[layer]
-        pos = torch.tensor([positions[i] for i in idx], device=h.device)
-        out[idx] = h[torch.arange(len(idx), device=h.device), pos].float().cpu()
+        if pooling == "mean":
+            m = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
+            out[idx] = ((h * m).sum(1) / m.sum(1).clamp(min=1.0)).float().cpu()
+        else:
+            pos = torch.tensor([positions[i] for i in idx], device=h.device)
+            out[idx] = h[torch.arange(len(idx), device=h.device), pos].float().cpu()
         if advance is not None:
             advance(len(idx))
     return out
@@ -143,6 +149,19 @@ def describe_items(tokenizer: Any, texts: Sequence[str], max_length: int) -> lis
 
 
 # ---------------------------------------------------------------- shared by XEP and XOR
+def trained_readout(heads: Any, task: str) -> tuple[str, str]:
+    """(pooling, similarity) the heads were trained with (`first`/`dot` for heads that do not say)."""
+    meta = heads.meta if heads is not None else {}
+    pooling = meta.get(f"{task}_pooling") or "first"
+    similarity = (meta.get("loss") or {}).get("similarity") or "dot"
+    return pooling, similarity
+
+
+def normalise_if(vectors: torch.Tensor, similarity: str) -> torch.Tensor:
+    """Cosine similarity is the dot product of unit vectors; the temperature does not change a ranking."""
+    return torch.nn.functional.normalize(vectors, dim=-1) if similarity == "cosine" else vectors
+
+
 def resolve_layer(layer: int | None, heads: Any, task: str) -> int:
     """The spec's layer, else the layer the heads of `task` (mep, oe) were trained on, as `xlmk pretrain`
     records it in heads.meta['<task>_layer'], else the last."""
@@ -169,16 +188,17 @@ def candidate_table(kdir: Path, queries: Sequence[Any], *, n: int, seed: int, la
 
 def candidate_vectors(model: Any, tokenizer: Any, rows: Sequence[dict], *, head: Any, head_name: str, layer: int,
                       max_length: int, device: torch.device, batch_size: int, cache_dir: Path, model_id: str,
-                      precision: str, advance_factory: Callable[[str, int], Callable[[int], None]]) -> tuple[torch.Tensor, bool]:
-    """Embeddings of the candidate descriptions (`<s>` state, through `head` when given), cached on disk."""
+                      precision: str, advance_factory: Callable[[str, int], Callable[[int], None]],
+                      pooling: str = "first") -> tuple[torch.Tensor, bool]:
+    """Embeddings of the candidate descriptions (`<s>` state or mean state, through `head` when given), cached on disk."""
     key = {"model": model_id, "candidates": table_hash(rows, ("qid", "lang", "text")), "head": head_name,
-           "layer": layer, "max_length": max_length, "precision": precision}
+           "layer": layer, "max_length": max_length, "precision": precision, "pooling": pooling}
 
     def compute() -> torch.Tensor:
         items = describe_items(tokenizer, [r["text"] or "" for r in rows], max_length)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         states = states_at(model, items, [0] * len(items), layer=layer, device=device, batch_size=batch_size, pad_id=pad,
-                           advance=advance_factory("candidates", len(items)))
+                           advance=advance_factory("candidates", len(items)), pooling=pooling)
         return project(head, states, device)
 
     return cached_embeddings(key, cache_dir, compute, len(rows))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 
 from xlmk.probe.cloze import object_tokens
-from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, evaluate, project, resolve_layer, states_at, table_hash
+from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, normalise_if, trained_readout, evaluate, project, resolve_layer, states_at, table_hash
 from xlmk.probe.lama import Coverage
 from xlmk.probe.queries import xep_queries
 from xlmk.probe.scoring import Encoded
@@ -38,6 +38,8 @@ def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     k_head = check_head(use, "mep_key", hidden, "xlmk_heads.json") if use is not None else None
     with_heads = q_head is not None and k_head is not None
     layer = resolve_layer(spec.layer, heads, "mep")
+    # read states and compare them the way the heads were trained (mean pooling, cosine for the tiny recipes)
+    pooling, similarity = trained_readout(heads if with_heads else None, "mep")
     trained = heads.meta.get("mention_mask") if heads is not None else None
     mode = spec.mention_mask or (trained if trained in ("span", "per-token") else "span")
 
@@ -63,18 +65,18 @@ def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     cvecs, cached = candidate_vectors(model, tokenizer, rows, head=k_head if with_heads else None,
                                       head_name="mep_key" if with_heads else "raw", layer=layer, max_length=spec.max_length,
                                       device=device, batch_size=batch_size, cache_dir=cache_dir, model_id=model_id,
-                                      precision=precision, advance_factory=advance_factory)
+                                      precision=precision, advance_factory=advance_factory, pooling=pooling)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     states = states_at(model, items, positions, layer=layer, device=device, batch_size=batch_size, pad_id=pad,
-                       advance=advance_factory("queries", len(items)))
+                       advance=advance_factory("queries", len(items)), pooling=pooling)
     qvecs = project(q_head if with_heads else None, states, device)
-    scores, predictions = evaluate("XEP", kept, qvecs, rows, cvecs, device=device)
+    scores, predictions = evaluate("XEP", kept, normalise_if(qvecs, similarity), rows, normalise_if(cvecs, similarity), device=device)
     info = {
         "protocol": "heads" if with_heads else "raw-states",
         "representation": ("mep_query(mask state) . mep_key(description <s>)" if with_heads
                            else "raw mask state . raw description <s> state (no MEP heads in the checkpoint)"
                            if spec.use_heads else "raw mask state . raw description <s> state (use_heads: false)"),
-        "layer": layer, "n_candidates": len(rows), "candidate_embeddings_cached": cached, "mention_mask": mode,
+        "layer": layer, "pooling": pooling, "similarity": similarity, "n_candidates": len(rows), "candidate_embeddings_cached": cached, "mention_mask": mode,
         "data_hash": table_hash([{"l": q.language, "t": q.text, "s": q.start, "e": q.end, "g": q.gold_qid, "gl": q.gold_lang}
                                  for q in kept] + rows, ("l", "t", "s", "e", "g", "gl", "qid", "lang", "text")),
     }

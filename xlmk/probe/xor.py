@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 
-from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, describe_items, evaluate, project, resolve_layer, states_at, table_hash
+from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, normalise_if, trained_readout, describe_items, evaluate, project, resolve_layer, states_at, table_hash
 from xlmk.probe.lama import Coverage
 from xlmk.probe.queries import true_objects, xor_queries
 from xlmk.probe.specs import XorProbe
@@ -28,6 +28,8 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     with_heads = q_head is not None and k_head is not None
     with_relation = with_heads and spec.use_relation and heads.relations is not None
     layer = resolve_layer(spec.layer, heads, "oe")
+    # read states and compare them the way the heads were trained (mean pooling, cosine for the tiny recipes)
+    pooling, similarity = trained_readout(heads if with_heads else None, "oe")
 
     queries = xor_queries(kdir, languages=spec.languages, per_language=spec.queries_per_language, seed=seed,
                                    rule=spec.gold_description, candidate_languages=spec.candidate_languages,
@@ -47,11 +49,11 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     cvecs, cached = candidate_vectors(model, tokenizer, rows, head=k_head if with_heads else None,
                                       head_name="oe_key" if with_heads else "raw", layer=layer, max_length=spec.max_length,
                                       device=device, batch_size=batch_size, cache_dir=cache_dir, model_id=model_id,
-                                      precision=precision, advance_factory=advance_factory)
+                                      precision=precision, advance_factory=advance_factory, pooling=pooling)
     items = describe_items(tokenizer, [q.text for q in kept], spec.max_length)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     states = states_at(model, items, [0] * len(items), layer=layer, device=device, batch_size=batch_size, pad_id=pad,
-                       advance=advance_factory("queries", len(items)))
+                       advance=advance_factory("queries", len(items)), pooling=pooling)
     if with_relation:
         with torch.no_grad():
             states = states + heads.relation_embedding([q.relation for q in kept]).float().cpu()
@@ -60,7 +62,7 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     if spec.filtered:
         objects = true_objects(kdir, [q.subject for q in kept])
         exclude = {i: objects[(q.subject, q.relation)] - {q.gold_qid} for i, q in enumerate(kept)}
-    scores, predictions = evaluate("XOR", kept, qvecs, rows, cvecs, device=device, exclude=exclude)
+    scores, predictions = evaluate("XOR", kept, normalise_if(qvecs, similarity), rows, normalise_if(cvecs, similarity), device=device, exclude=exclude)
     if with_relation:
         representation = "oe_query(subject <s> + relation embedding) . oe_key(object <s>)"
     elif with_heads:
