@@ -73,7 +73,7 @@ def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     scores, predictions = evaluate("XEP", kept, normalise_if(qvecs, similarity), rows, normalise_if(cvecs, similarity), device=device)
     info = {
         "protocol": "heads" if with_heads else "raw-states",
-        "representation": ("mep_query(mask state) . mep_key(description <s>)" if with_heads
+        "representation": (f"mep_query({'mean' if pooling == 'mean' else 'mask'} state) . mep_key(description {'mean' if pooling == 'mean' else '<s>'} state), {similarity}" if with_heads
                            else "raw mask state . raw description <s> state (no MEP heads in the checkpoint)"
                            if spec.use_heads else "raw mask state . raw description <s> state (use_heads: false)"),
         "layer": layer, "pooling": pooling, "similarity": similarity, "n_candidates": len(rows), "candidate_embeddings_cached": cached, "mention_mask": mode,

@@ -71,6 +71,8 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     else:
         representation = ("raw subject <s> . raw object <s>: subject alone, "
                           + ("use_heads: false" if not spec.use_heads else "no OE heads in the checkpoint"))
+    if with_heads:
+        representation += f" [{pooling} states, {similarity}]"
     info = {
         "protocol": "heads+relation" if with_relation else "heads" if with_heads else "raw-states",
         "representation": representation, "layer": layer, "n_candidates": len(rows), "candidate_embeddings_cached": cached,
