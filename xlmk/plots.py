@@ -18,6 +18,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_languages(rows: Iterable[ResultRow], task: str, out: str | Path, *, split: str = "test",
                    metric: str | None = None) -> Path:
     """Grouped bars: one group per language (and Avg), one bar per model; values are means over seeds."""
@@ -41,12 +50,7 @@ def plot_languages(rows: Iterable[ResultRow], task: str, out: str | Path, *, spl
     ax.set_ylabel(f"{metric} ({split})")
     ax.set_title(f"{task}: {metric} per language")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)
 
 
 def plot_sweep(points: dict[str, Sequence[tuple[float, float]]], parameter: str, out: str | Path) -> Path:
@@ -62,9 +66,4 @@ def plot_sweep(points: dict[str, Sequence[tuple[float, float]]], parameter: str,
         ax.set_xticks([x for x, _ in series], [str(int(x)) if float(x).is_integer() else str(x) for x, _ in series])
         ax.set_xlabel(parameter)
         ax.set_title(label)
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out)

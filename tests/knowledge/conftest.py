@@ -1,8 +1,6 @@
 """Fixtures of the knowledge tests: real-layout dump snippets written in each compression."""
 from __future__ import annotations
 
-import bz2
-import gzip
 import sys
 from pathlib import Path
 
@@ -11,10 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # for `import snippets`
 
 import snippets  # noqa: E402
-
-
-def compress(data: bytes, kind: str) -> bytes:
-    return {"plain": lambda d: d, "gz": gzip.compress, "bz2": bz2.compress}[kind](data)
+from snippets import compress  # noqa: E402
 
 
 @pytest.fixture()

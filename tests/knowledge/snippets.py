@@ -146,3 +146,10 @@ def wikipedia_dump(pages=ENWIKI_PAGES, lang="en", dbname=None, file="File", cate
     head = SITEINFO.format(lang=lang, dbname=dbname or f"{lang}wiki", file=file, category=category)
     body = "".join(page(t, x, ns, r, i + 1) for i, (t, x, ns, r) in enumerate(pages))
     return (head + body + "</mediawiki>\n").encode("utf-8")
+
+
+def compress(data: bytes, kind: str) -> bytes:
+    import bz2
+    import gzip
+
+    return {"plain": lambda d: d, "gz": gzip.compress, "bz2": bz2.compress}[kind](data)

@@ -153,13 +153,11 @@ def test_strict_mode_names_file_and_line(tmp_path, dumps, which):
 
 @pytest.mark.parametrize("kind", ["gz", "bz2"])
 def test_truncated_compressed_dump_is_reported_and_the_rest_kept(tmp_path, dumps, kind):
-    from conftest import compress
-
     big = snippets.wikipedia_dump(snippets.ENWIKI_PAGES + [
         (f"Filler {i}", f"Filler page {i} about [[Human]]s and {i * 7919 % 104729}.", 0, None)
         for i in range(3000)])
     wd, en = dumps(kind, enwiki=big)
-    data = compress(big, kind) if kind == "gz" else __import__("bz2").compress(big, compresslevel=1)
+    data = snippets.compress(big, kind) if kind == "gz" else __import__("bz2").compress(big, compresslevel=1)
     en.write_bytes(data[: len(data) * 3 // 4])
     m = build(tmp_path / "k", wd, en)
     assert m["malformed"]["by_kind"]["truncated_stream"] == 1
