@@ -6,6 +6,7 @@ them and writes them in the data set's own prediction layout. The loop (loop.py)
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ def hash_paths(paths: list[Path], extra: str = "") -> str:
     return h.hexdigest()
 
 
-class Task:
+class Task(abc.ABC):
     """Base of the stock tasks: languages from the table, file templates, the checks before training.
 
     Subclasses set `name`, `table_key`, `main_metric`, `metrics`, `output_names` (the model outputs
@@ -94,8 +95,9 @@ class Task:
     def files(self) -> dict[str, str]:
         return {**self.default_files(), **self.spec.files}
 
+    @abc.abstractmethod
     def default_files(self) -> dict[str, str]:
-        raise NotImplementedError
+        """{split: file template} of the task's original layout, e.g. 'dev/dev-context-{lang}-question-{lang}.json'."""
 
     def roots(self) -> list[Path]:
         """The data folder and the task's usual sub-folders of it (so a bundle root also works)."""
@@ -163,8 +165,9 @@ class Task:
             data.examples = data.examples[:limit]
         return data
 
+    @abc.abstractmethod
     def read(self, path: Path, split: str, lang: str) -> EvalData:
-        raise NotImplementedError
+        """Examples of one file in the task's original layout."""
 
     def model_kwargs(self) -> dict[str, Any]:
         return {}

@@ -39,8 +39,8 @@ class _Tap(io.RawIOBase):
     def drain(self) -> None:
         """Read what is left so that the hash covers the whole file even after an early stop."""
         block = bytearray(1 << 20)
-        while self.readinto(block):
-            pass
+        while self.readinto(block) > 0:
+            continue
 
     def close(self) -> None:
         self._fh.close()
