@@ -3,9 +3,10 @@ the queue and heads.
 
 The engine's step = drawing and collating the micro-batch + encoder + heads + gathered keys + queue +
 losses + backward + AdamW + queue push. The baseline runs the same encoder on the very same padded
-tensors with nothing else: Hugging Face's own MLM loss for MLM batches, a mean of the hidden states for
-the knowledge batches. Tokens/s of both are measured in the same run, alternating rounds; the ratio is
-printed (goal >= 0.9: queue, heads and data add at most 10%). Nothing is asserted about absolute speed.
+tensors with nothing else (`baselines.bare_loss`): the LM head at the predicted positions and a
+cross-entropy for MLM batches, a mean of the hidden states for the knowledge batches. Tokens/s of both
+are measured in the same run, alternating rounds; the ratio is printed (goal >= 0.9: queue, heads and
+data add at most 10%). Nothing is asserted about absolute speed.
 
 Run: `make bench` or `pytest benchmarks/test_pretrain_bench.py --benchmark-only -s`.
 """
@@ -19,6 +20,8 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pretrain"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import baselines as B  # noqa: E402
 import pretrain_helpers as H  # noqa: E402
 
 HIDDEN, MAXLEN, MICRO, ROUNDS = 128, 64, 16, 4
@@ -66,21 +69,9 @@ def _engine(setup, tasks: dict):
 
 def _bare_step(model, opt, batch) -> None:
     """The same encoder on the same tensors, with nothing of ours around it."""
-    loss = 0.0
-    for name, b in batch.items():
-        if name == "mlm":
-            loss = loss + model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], labels=b["labels"]).loss
-        else:
-            for ids, mask in ((k, k.replace("ids", "mask")) for k in b if k.endswith("ids")):
-                key = mask if mask in b else "attention_mask"
-                loss = loss + model.base_model(input_ids=b[ids], attention_mask=b[key]).last_hidden_state.mean()
-    loss.backward()
+    B.bare_loss(model, batch).backward()
     opt.step()
     opt.zero_grad(set_to_none=True)
-
-
-def _tokens(batch) -> int:
-    return int(sum(v.sum() for b in batch.values() for k, v in b.items() if k.endswith("mask")))
 
 
 def _compare(setup, tasks: dict, label: str, benchmark) -> float:
@@ -97,7 +88,7 @@ def _compare(setup, tasks: dict, label: str, benchmark) -> float:
         opt.step()
         opt.zero_grad(set_to_none=True)
         model.flush_queues()
-        return _tokens(batch)
+        return B.batch_tokens(batch)
 
     for _ in range(2):  # warm-up both
         engine_step()
@@ -111,7 +102,7 @@ def _compare(setup, tasks: dict, label: str, benchmark) -> float:
             t = time.perf_counter()
             _bare_step(bare_model.encoder, bare_opt, b)
             times["bare"] += time.perf_counter() - t
-            toks["bare"] += _tokens(b)
+            toks["bare"] += B.batch_tokens(b)
     rate = {k: toks[k] / times[k] for k in times}
     ratio = rate["engine"] / rate["bare"]
     print(f"\n[{label}] engine {rate['engine']:.0f} tok/s, bare forward/backward/step {rate['bare']:.0f} tok/s, "
