@@ -85,6 +85,50 @@ def test_ddp_section_skips_with_its_reason_on_one_device(tmp_path, check):
         pretrain_sections.ddp(_ctx(check, tmp_path, ddp=1), 60)
 
 
+def test_micro_batch_search_doubles_until_out_of_memory(check, tmp_path, monkeypatch):
+    import pretrain_sections as P
+    import torch
+    from gpu_context import REAL, Ctx
+
+    calls: list[int] = []
+
+    def engine(ctx, data, run_dir):
+        micro = data["batch"]["micro_size"]
+        calls.append(micro)
+        if micro >= 128:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return {"step_s": 0.001 * micro, "peak_allocated_gib": micro / 2}
+
+    monkeypatch.setattr(P, "run_engine", engine)
+    monkeypatch.setattr(P, "recipe_dict", lambda ctx, **kw: {"batch": {"micro_size": kw["micro"]}})
+    ctx = Ctx(sizes=REAL, out=tmp_path, work=tmp_path, device="cuda", peak_tflops=989.0, ddp_procs=1)
+    best, step_s, tried = P._search(ctx, 600)
+    assert (best, calls) == (64, [32, 64, 128]) and step_s == pytest.approx(0.064)
+    assert tried == [{"micro": 32, "fits": True, "step_s": 0.032, "peak_gib": 16.0},
+                     {"micro": 64, "fits": True, "step_s": 0.064, "peak_gib": 32.0}, {"micro": 128, "fits": False}]
+    # a box too short for the next size stops the search where it is, and says so
+    calls.clear()
+    best, _, tried = P._search(ctx, 0.0)
+    assert best == 32 and calls == [32] and tried[-1]["note"] == "not tried: time box"
+
+
+def test_model_flops_count_tokens_not_padding(check):
+    import baselines as B
+    import torch
+    from transformers import XLMRobertaConfig
+
+    cfg = XLMRobertaConfig(vocab_size=10, hidden_size=4, intermediate_size=16, num_hidden_layers=1)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    labels = torch.tensor([[-100, 5, -100], [7, -100, -100]])
+    batch = {"mlm": {"input_ids": torch.ones_like(mask), "attention_mask": mask, "labels": labels}}
+    # per token 8h^2 + 4h ff = 384 over 5 tokens, attention 4h (3^2 + 2^2) = 208, x3; LM head 6 (h^2 + hV) x 2
+    assert B.train_flops(batch, cfg) == 3 * (384 * 5 + 208) + 6 * (16 + 40) * 2
+    padded = {"mlm": {k: torch.cat([v, torch.full((2, 2), -100 if k == "labels" else 0)], dim=1)
+                      for k, v in batch["mlm"].items()}}
+    assert B.train_flops(padded, cfg) == B.train_flops(batch, cfg)
+    assert B.batch_tokens(padded) == 5
+
+
 def test_peak_table(check):
     assert check.peak_for("NVIDIA H200") == 989.0
     assert check.peak_for("NVIDIA H100 80GB HBM3") == 989.0

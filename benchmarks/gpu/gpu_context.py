@@ -30,7 +30,8 @@ class Sizes:
     ft_length: int
     lama_facts: int
     lama_batch: int
-    rounds: int                   # timed rounds of the fine-tuning and probing comparisons (after a warm-up)
+    rounds: int                   # timed rounds of the fine-tuning and probing comparisons after a warm-up
+                                  # round (0: the warm-up round is the one timed)
     small_size: str
     small_steps: int | None       # None = as many as the time box allows
     small_batch: int
@@ -45,9 +46,9 @@ REAL = Sizes(size="base", tokenizer="xlmr", precision="bf16", mlm_length=512, kn
 # CPU bf16 autocast is kept, so the dry run takes the same precision branches as the GPU; torch.compile's
 # `eager` backend traces without generating code (inductor would spend a minute compiling on CPU)
 DRY = Sizes(size="tiny", tokenizer="sample", precision="bf16", mlm_length=64, knowledge_length=32, languages=None,
-            micro_start=2, micro_max=4, max_timed_steps=1, max_accum=1, compile_backend="eager", ft_train=48, ft_batch=16,
-            ft_length=64, lama_facts=24, lama_batch=16, rounds=1, small_size="tiny", small_steps=3, small_batch=8,
-            small_heldout=32, budget_s=240.0)
+            micro_start=2, micro_max=2, max_timed_steps=1, max_accum=1, compile_backend="eager", ft_train=48,
+            ft_batch=16, ft_length=64, lama_facts=24, lama_batch=16, rounds=0, small_size="tiny", small_steps=3,
+            small_batch=8, small_heldout=32, budget_s=240.0)
 
 
 @dataclass

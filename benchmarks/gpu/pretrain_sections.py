@@ -36,6 +36,11 @@ def _cuda() -> bool:
     return _torch().cuda.is_available()
 
 
+def _sig(x: float, digits: int = 3) -> float:
+    """`digits` significant digits: tiny dry-run figures stay non-zero, large ones stay readable."""
+    return float(f"{x:.{digits}g}")
+
+
 def _mem_reset() -> None:
     if _cuda():
         _torch().cuda.reset_peak_memory_stats()
@@ -243,12 +248,12 @@ def pretrain(ctx: Ctx, box: float) -> dict[str, Any]:
         "tokens_per_example_max": s.mlm_length + 4 * s.knowledge_length,
         "recipe_effective_size": shipped.batch.effective_size, "recipe_max_steps": shipped.optim.max_steps,
         "engine_last_losses": {k: round(v, 3) for k, v in engine["last"].items() if k.endswith("_loss")},
-        "model_tflop_per_step": round(bare["flops"] / (steps - 1) / 1e12, 2),
+        "model_tflop_per_step": _sig(bare["flops"] / (steps - 1) / 1e12),
     }
     if ctx.peak_tflops:
         achieved = {"bare": bare["flops"] / (bare["step_s"] * (steps - 1)),
                     "engine": bare["flops"] / (engine["step_s"] * (steps - 1))}
-        out.update({f"mfu_{k}": round(v / (ctx.peak_tflops * 1e12), 3) for k, v in achieved.items()},
+        out.update({f"mfu_{k}": _sig(v / (ctx.peak_tflops * 1e12)) for k, v in achieved.items()},
                    goal_mfu_bare=0.4, peak_bf16_tflops=ctx.peak_tflops)
     else:
         out["mfu"] = None

@@ -64,7 +64,7 @@ def lama(ctx: Ctx, box: float) -> dict[str, Any]:
     B.time_fill_mask(pipe, sentences[: s.lama_batch], batch_size=s.lama_batch)
     best = {"xlmk": float("inf"), "pipeline_default_batch": float("inf"), "pipeline_batched": float("inf")}
     deadline = time.monotonic() + box
-    for _ in range(s.rounds):
+    for _ in range(max(1, s.rounds)):
         t = time.monotonic()
         secs, result = B.time_lama_probe(model, tok, recipe, ctx.work / "lama-run")
         best["xlmk"] = min(best["xlmk"], secs)
