@@ -41,6 +41,15 @@ def _sig(x: float, digits: int = 3) -> float:
     return float(f"{x:.{digits}g}")
 
 
+def _free() -> None:
+    """Drop what a finished run left on the device before the next one measures its peak."""
+    import gc
+
+    gc.collect()
+    if _cuda():
+        _torch().cuda.empty_cache()
+
+
 def _mem_reset() -> None:
     if _cuda():
         _torch().cuda.reset_peak_memory_stats()
@@ -87,6 +96,7 @@ def run_engine(ctx: Ctx, data: dict, run_dir: Path) -> dict[str, Any]:
         lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # the final model of a base-size run is 1.1 GB
+        _free()
     return {**_rates(lines), **_mem_peak()}
 
 
@@ -195,8 +205,11 @@ def _bare(ctx: Ctx, data: dict, *, accum: int, steps: int, compile_backend: str 
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
     seconds = sum(times[1:])
+    peak = _mem_peak()
+    del encoder, opt, loss
+    _free()
     return {"tokens_per_s": tokens / seconds, "timed_tokens": tokens, "step_s": seconds / (steps - 1), "flops": flops,
-            "first_step_s": times[0], **_mem_peak()}
+            "first_step_s": times[0], **peak}
 
 
 def _queue_heads_bytes(data: dict, hidden: int, relations: int) -> dict[str, float]:
