@@ -172,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--work", type=Path, default=None, help="Scratch folder for models, caches and runs (several GB at "
                                                             "base size; default: xlmk-gpu-work in the system temp folder).")
     ap.add_argument("--dry", action="store_true", help="Tiny sizes on CPU: exercise every section in seconds.")
-    ap.add_argument("--budget", type=float, default=None, help="Seconds for all sections together (default 420; dry 120).")
+    ap.add_argument("--budget", type=float, default=None, help="Seconds for all sections together (default 420; --dry 240).")
     ap.add_argument("--peak-tflops", type=float, default=None, help="The card's dense bf16 peak, when not in the table.")
     ap.add_argument("--ddp", type=int, default=None, help="Processes of the DDP section (default: the GPU count; "
                                                           "< 2 skips it; with --dry, 2 runs it on CPU with gloo).")

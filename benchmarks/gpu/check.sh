@@ -11,7 +11,7 @@ export XLMK_QUIET=1
 export PYTORCH_CUDA_ALLOC_CONF="${PYTORCH_CUDA_ALLOC_CONF:-expandable_segments:True}"
 if [ -z "${XLMK_XLMR_TOKENIZER:-}" ]; then
   for d in "$ROOT/../shared/xlmr-tokenizer" "$ROOT/shared/xlmr-tokenizer"; do
-    if [ -f "$d/tokenizer.json" ]; then export XLMK_XLMR_TOKENIZER="$d/tokenizer.json"; break; fi
+    if [ -f "$d/tokenizer.json" ]; then export XLMK_XLMR_TOKENIZER="$(cd "$d" && pwd)/tokenizer.json"; break; fi
   done
 fi
 PYTHON="${PYTHON:-python3}"

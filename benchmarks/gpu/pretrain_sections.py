@@ -127,17 +127,19 @@ def setup(ctx: Ctx, box: float) -> dict[str, Any]:
     kp, corpus = sources.knowledge, sources.corpus
     cfg = encoder.config
     ctx.shared["hidden"] = cfg.hidden_size
+
+    def mean_len(seqs: Any) -> float:
+        return round(float(np.mean([len(x) for x in seqs])), 1)
+
+    xlmr = ctx.sizes.tokenizer == "xlmr"
     return {"model": f"{ctx.sizes.size}: hidden {cfg.hidden_size}, {cfg.num_hidden_layers} layers, "
                      f"{cfg.num_attention_heads} heads, ff {cfg.intermediate_size}",
             "parameters_m": round(sum(p.numel() for p in encoder.parameters()) / 1e6, 1), "vocab": len(tok),
-            "tokenizer": str(tokenizer_file) if ctx.sizes.tokenizer == "xlmr" else f"sample world (XLM-R's found at {tokenizer_file})",
-            "init_and_save_s": round(t_init, 1), "attn_implementation":
-            encoder.config._attn_implementation, "data": "bundled sample world" + (f" ({', '.join(ctx.sizes.languages)})"
-                                                                                   if ctx.sizes.languages else ""),
-            "corpus_blocks": len(corpus.blocks), "mean_block_tokens": round(float(np.mean([len(b) for b in corpus.blocks])), 1),
-            "descriptions": len(kp.desc), "mean_description_tokens": round(float(np.mean([len(d) for d in kp.desc])), 1),
-            "mentions": len(kp.mention), "mean_mention_tokens": round(float(np.mean([len(m) for m in kp.mention])), 1),
-            "relations": len(kp.relations)}
+            "tokenizer": str(tokenizer_file) if xlmr else f"sample world's (XLM-R's is at {tokenizer_file})",
+            "init_and_save_s": round(t_init, 1), "attn_implementation": cfg._attn_implementation,
+            "data": "bundled sample world", "corpus_blocks": len(corpus.blocks), "mean_block_tokens": mean_len(corpus.blocks),
+            "descriptions": len(kp.desc), "mean_description_tokens": mean_len(kp.desc),
+            "mentions": len(kp.mention), "mean_mention_tokens": mean_len(kp.mention), "relations": len(kp.relations)}
 
 
 def _search(ctx: Ctx, box: float) -> tuple[int, float, list[dict]]:
@@ -327,7 +329,8 @@ def sdpa(ctx: Ctx, box: float) -> dict[str, Any]:
         with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16), limit, \
                 profile(activities=[ProfilerActivity.CPU]) as prof:
             encoder.base_model(input_ids=ids, attention_mask=m)
-        names = {e.key for e in prof.key_averages() if "scaled_dot_product" in e.key and e.key != "aten::scaled_dot_product_attention"}
+        names = {e.key for e in prof.key_averages()
+                 if "scaled_dot_product" in e.key and e.key != "aten::scaled_dot_product_attention"}  # the dispatcher
         return sorted({label for key, label in SDPA_OPS.items() for n in names if key in n}) or sorted(names) or ["none"]
 
     out = {"attn_implementation": encoder.config._attn_implementation, "batch": list(ids.shape),
