@@ -42,6 +42,7 @@ def test_runner_records_failures_and_goes_on(check, tmp_path):
     seen: list[list[str]] = []
 
     def boom(ctx, box):
+        ctx.partial["engine_tokens_per_s"] = 1234
         raise ValueError("no such kernel")
 
     def skip(ctx, box):
@@ -54,7 +55,8 @@ def test_runner_records_failures_and_goes_on(check, tmp_path):
     results = check.run_sections(sections, _ctx(check, tmp_path), 60, on_done=lambda r: seen.append(list(r)))
     assert [results[n]["status"] for n in "abc"] == ["error", "skipped", "ok"]
     assert "ValueError: no such kernel" in results["a"]["error"] and "boom" in results["a"]["traceback"]
-    assert results["b"]["reason"] == "1 GPU"
+    assert results["a"]["partial"] == {"engine_tokens_per_s": 1234}  # what it measured before failing is kept
+    assert results["b"]["reason"] == "1 GPU" and "partial" not in results["b"]
     assert results["c"]["tokens_per_s"] == 12.5
     # a third of the budget each, and the time the first two did not use goes to the last one
     assert results["a"]["box_s"] == pytest.approx(20, abs=0.5)

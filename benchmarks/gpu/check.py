@@ -94,6 +94,7 @@ def run_sections(sections: list[Section], ctx: Ctx, budget_s: float, *, on_done:
         left = max(0.0, budget_s - (time.monotonic() - start))
         box = min(left, max(sec.min_s, left * sec.share / sum(s.share for s in sections[i:])))
         t0 = time.monotonic()
+        ctx.partial = {}
         print(f"[gpu-check] {sec.name}: box {box:.0f} s", flush=True)
         try:
             if box < 0.5:
@@ -105,6 +106,8 @@ def run_sections(sections: list[Section], ctx: Ctx, budget_s: float, *, on_done:
         except (Exception, SectionTimeout) as exc:
             entry = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
                      "traceback": traceback.format_exc(limit=-6)[-3000:]}
+            if ctx.partial:
+                entry["partial"] = dict(ctx.partial)
         finally:
             cleanup()
         entry["seconds"], entry["box_s"] = round(time.monotonic() - t0, 2), round(box, 1)

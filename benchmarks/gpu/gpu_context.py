@@ -62,6 +62,7 @@ class Ctx:
     peak_tflops: float | None
     ddp_procs: int
     shared: dict[str, Any] = field(default_factory=dict)
+    partial: dict[str, Any] = field(default_factory=dict)  # figures a section has so far; kept if it fails later
 
 
 class Skip(Exception):

@@ -137,7 +137,7 @@ def setup(ctx: Ctx, box: float) -> dict[str, Any]:
             "parameters_m": round(sum(p.numel() for p in encoder.parameters()) / 1e6, 1), "vocab": len(tok),
             "tokenizer": str(tokenizer_file) if xlmr else f"sample world's (XLM-R's is at {tokenizer_file})",
             "init_and_save_s": round(t_init, 1), "attn_implementation": cfg._attn_implementation,
-            "data": "bundled sample world", "corpus_blocks": len(corpus.blocks), "mean_block_tokens": mean_len(corpus.blocks),
+            "data": "bundled sample world", "data_hash": sources.data_hash, "seed": recipe.seed, "corpus_blocks": len(corpus.blocks), "mean_block_tokens": mean_len(corpus.blocks),
             "descriptions": len(kp.desc), "mean_description_tokens": mean_len(kp.desc),
             "mentions": len(kp.mention), "mean_mention_tokens": mean_len(kp.mention), "relations": len(kp.relations)}
 
@@ -156,6 +156,7 @@ def _search(ctx: Ctx, box: float) -> tuple[int, float, list[dict]]:
             tried.append({"micro": micro, "fits": False})
             break
         tried.append({"micro": micro, "fits": True, "step_s": round(r["step_s"], 3), "peak_gib": r["peak_allocated_gib"]})
+        ctx.partial["micro_batch_search"] = tried
         best, step_s = micro, r["step_s"]
         # the next size: the same loading and saving, two steps of twice the work
         if micro < ctx.sizes.micro_max and time.monotonic() + (time.monotonic() - t) + 2 * step_s > deadline:
@@ -232,6 +233,7 @@ def pretrain(ctx: Ctx, box: float) -> dict[str, Any]:
     from xlmk.config import load_recipe
 
     micro, micro_step_s, tried = _search(ctx, 0.4 * box)
+    ctx.partial.update(micro_batch=micro, micro_batch_search=tried)
     shipped = load_recipe("pretrain", "xlmk")
     recipe_accum = max(1, shipped.batch.effective_size // (PAPER_GPUS * micro))
     # the recipe's accumulation on the paper's 16 GPUs, cut where a step would not fit the box three times
@@ -246,13 +248,16 @@ def pretrain(ctx: Ctx, box: float) -> dict[str, Any]:
         B.reset_accelerate()
         data = recipe_dict(ctx, micro=micro, accum=accum, steps=steps, run_dir=ctx.work / "engine")
         engine = run_engine(ctx, data, ctx.work / "engine")
+    ctx.partial.update(accumulation=accum, engine_tokens_per_s=round(engine["tokens_per_s"]),
+                       engine_step_s=round(engine["step_s"], 3), engine_peak_gib=engine["peak_allocated_gib"])
     bare = _bare(ctx, data, accum=accum, steps=steps)
     ctx.shared.update(micro=micro, accum=accum, steps=steps, engine_tps=engine["tokens_per_s"], bare=bare,
                       micro_step_s=micro_step_s)
     s = ctx.sizes
     examples = micro * accum * (steps - 1)
     out: dict[str, Any] = {
-        "recipe": "xlmk", "precision": s.precision, "lengths": {"mlm": s.mlm_length, "knowledge": s.knowledge_length},
+        "recipe": "xlmk", "recipe_version": shipped.version, "seed": shipped.seed, "precision": s.precision,
+        "lengths": {"mlm": s.mlm_length, "knowledge": s.knowledge_length},
         "micro_batch": micro, "micro_batch_search": tried, "accumulation": accum,
         "recipe_accumulation_on_16_gpus": recipe_accum, "timed_steps": steps - 1,
         "engine_tokens_per_s": round(engine["tokens_per_s"]), "bare_tokens_per_s": round(bare["tokens_per_s"]),
@@ -427,7 +432,8 @@ def small(ctx: Ctx, box: float) -> dict[str, Any]:
                               max_length=min(256, recipe.tasks.mep.max_length))
     heldout = {name: {"accuracy": round(r["accuracy"], 3), "initial_model": round(before[name]["accuracy"], 3),
                       "chance": round(r["chance"], 3), "n": r["n"]} for name, r in result.heldout.items()}
-    return {"recipe": "xlmk-tiny", "encoder": f"init {s.small_size} (random weights), sample-world tokenizer",
+    return {"recipe": "xlmk-tiny", "recipe_version": recipe.version, "seed": recipe.seed,
+            "encoder": f"init {s.small_size} (random weights), sample-world tokenizer",
             "steps": steps, "train_s": round(train_s, 1), "steps_per_s": round(steps / train_s, 2),
             "tokens_per_s": round(lines[-1]["tokens_per_s"]), "losses": losses,
             "all_losses_falling": all(v["falling"] for v in losses.values()), "heldout_inbatch": heldout}

@@ -36,6 +36,7 @@ def finetune(ctx: Ctx, box: float) -> dict[str, Any]:
             t = time.monotonic()
             ours.append(B.time_xlmk_finetune(world, batch=s.ft_batch, precision=precision))
             theirs.append(B.time_trainer_finetune(world, ctx.work / f"trainer-{r}", batch=s.ft_batch, precision=precision))
+            ctx.partial.update(xlmk_s=ours, trainer_s=theirs, pairs=world.n_train)
             if r >= 1 and time.monotonic() + (time.monotonic() - t) > deadline:
                 break
     finally:
