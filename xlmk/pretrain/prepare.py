@@ -204,7 +204,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
         if missing:
             raise DataError(f"data.knowledge.languages asks for {missing}, which have neither descriptions nor mentions", path=kdir)
     qids = pc.unique(head["qid"].combine_chunks()).sort()
-    lang_arr = pa.array(langs)
+    lang_arr = pa.array(langs, pa.string())  # typed even when empty (a null-typed set cannot match)
     counts: dict[str, Any] = {}
 
     with make_progress() as progress:
