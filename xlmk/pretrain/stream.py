@@ -60,9 +60,10 @@ def prepare_sources(recipe: PretrainRecipe, tokenizer: Any) -> Sources:
     out = Sources()
     if d.knowledge is not None:
         from xlmk.contracts import check_knowledge as check_knowledge_dir
+        from xlmk.contracts import safe_names
 
+        languages = safe_names(getattr(d.knowledge, "languages", None), "data.knowledge.languages")
         out.knowledge_dir = Path(d.knowledge.build())
-        languages = getattr(d.knowledge, "languages", None)
         # before tokenizing: a directory without the tables the tasks read is named with what builds them
         check_knowledge_dir(out.knowledge_dir, knowledge_needs(recipe), languages=languages,
                         per_language=("mentions",) if t.mep is not None else ("descriptions",))
