@@ -265,7 +265,8 @@ def available_memory(device: object = None) -> tuple[int, str]:
         return 1 << 62, "of memory"  # unknown: do not refuse
 
 
-def check_queue_memory(size: int, dim: int, queues: int, device: object = None, *, available: int | None = None) -> None:
+def check_queue_memory(size: int, dim: int, queues: int, device: object = None, *,
+                       available: int | None = None) -> None:
     """`queues` queues of `size` float32 keys of `dim` (and their int64 ids) fit in memory, with room to train."""
     need = queues * size * (dim * 4 + 8)
     free, where = available_memory(device) if available is None else (available, "available")

@@ -234,11 +234,12 @@ def check_probe_inputs(spec: Any, kdir: Path | None) -> None:
     safe_names(getattr(spec, "candidate_languages", None), "probe.candidate_languages")
     if kdir is None:
         return
-    if isinstance(spec, XepProbe):
-        needs, per_language = {"mentions": "probe xep (queries)", "descriptions": "probe xep (candidates)"}, ("mentions",)
-    else:
-        needs, per_language = {"triples": "probe xor (queries)", "descriptions": "probe xor (subjects and candidates)"}, \
-            ("descriptions",)
+    if isinstance(spec, XepProbe):  # queries are mentions in the query language
+        needs = {"mentions": "probe xep (queries)", "descriptions": "probe xep (candidates)"}
+        per_language: tuple[str, ...] = ("mentions",)
+    else:  # queries are subject descriptions in the query language
+        needs = {"triples": "probe xor (queries)", "descriptions": "probe xor (subjects and candidates)"}
+        per_language = ("descriptions",)
     check_knowledge(kdir, needs, languages=spec.languages, per_language=per_language)
 
 
