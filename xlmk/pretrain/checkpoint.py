@@ -149,11 +149,16 @@ def _read(path: Path, load: Callable[[Path], Any]) -> Any:
     suggest weights_only=False, i.e. running whatever a damaged or foreign file contains)."""
     if not path.is_file():
         raise TrainingError(f"{path}: checkpoint file missing; resume from an earlier checkpoint")
-    try:
-        return load(path)
-    except Exception as exc:  # noqa: BLE001 - safetensors, pickle and zip errors alike
-        raise TrainingError(f"{path}: unreadable checkpoint file ({type(exc).__name__}); it is damaged or "
-                            "not written by xlmk: resume from an earlier checkpoint") from None
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        try:
+            out = load(path)
+        except Exception as exc:  # noqa: BLE001 - safetensors, pickle and zip errors alike
+            raise TrainingError(f"{path}: unreadable checkpoint file ({type(exc).__name__}); it is damaged or "
+                                "not written by xlmk: resume from an earlier checkpoint") from None
+    for w in said:  # a file that loaded keeps its loader's warnings; a damaged one says only the error above
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 def _safetensors(path: Path) -> dict:
