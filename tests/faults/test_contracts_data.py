@@ -103,3 +103,18 @@ def test_a_file_or_a_folder_without_config_is_not_a_model(tmp_path):
     with pytest.raises(ConfigError, match="is not a checkpoint directory .no config.json."):
         check_model_dir(tmp_path)
     assert check_model_dir("xlm-roberta-base") is None  # a hub name is left to the hub client
+
+
+def test_probe_data_folders_are_checked_before_the_model_loads(tmp_path, sample_world):
+    from xlmk.probe.run import build_recipe, probe
+
+    data = tmp_path / "mlama"
+    shutil.copytree(sample_world / "mlama", data)
+    recipe = build_recipe("mlama-tiny", model=str(tmp_path / "no-model"), data=str(data), languages=["en", "xx"])
+    with pytest.raises(DataError, match=r"no mLAMA data for xx \(no \{lang\}/templates.jsonl; available: .*en"):
+        probe(recipe, out_dir=tmp_path / "out")  # the model path does not exist: it was never loaded
+    recipe = build_recipe("lama-tiny", model=str(tmp_path / "no-model"), data=str(tmp_path / "mlama"),
+                          overrides=["probe.corpora=[TREx, Squad]"])
+    with pytest.raises(DataError, match=r"no TREx/, Squad/ folder; set probe.corpora"):
+        probe(recipe, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()

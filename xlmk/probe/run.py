@@ -180,7 +180,7 @@ def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any 
     # data first: a wrong path should not wait for a model to load
     data_dir = spec.data.build() if isinstance(spec, (LamaProbe, MLamaProbe)) else None
     kdir = spec.knowledge.build() if isinstance(spec, (XepProbe, XorProbe)) else None
-    check_probe_inputs(spec, kdir)
+    check_probe_inputs(spec, kdir, data_dir)
     path = encoder_path(recipe.encoder) if model is None else None
     if model is None:
         model, tokenizer = recipe.encoder.build()
@@ -225,13 +225,27 @@ def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any 
     return ProbeResult(recipe, out, label, rows, coverage.to_dict(), {**info, "infos": infos}, files)
 
 
-def check_probe_inputs(spec: Any, kdir: Path | None) -> None:
-    """What a probe reads is there before the model loads: languages that can be file names, and for
-    XEP/XOR the knowledge tables its queries and candidates come from, in every language asked for."""
+def check_probe_inputs(spec: Any, kdir: Path | None, data_dir: Path | None = None) -> None:
+    """What a probe reads is there before the model loads: languages that can be file names, LAMA's
+    corpus folders or mLAMA's language folders, and for XEP/XOR the knowledge tables its queries and
+    candidates come from, in every language asked for."""
     from xlmk.contracts import check_knowledge
 
     safe_names(getattr(spec, "languages", None), "probe.languages")
     safe_names(getattr(spec, "candidate_languages", None), "probe.candidate_languages")
+    if isinstance(spec, LamaProbe) and data_dir is not None:
+        missing = [c for c in spec.corpora if not (data_dir / c).is_dir()]
+        if missing:
+            raise DataError(f"no {', '.join(c + '/' for c in missing)} folder; set probe.corpora to the corpora you "
+                            "have", path=data_dir)
+    if isinstance(spec, MLamaProbe) and data_dir is not None and spec.languages:
+        from xlmk.probe.lama import mlama_languages
+
+        available = mlama_languages(data_dir)
+        missing = [lang for lang in spec.languages if lang not in available]
+        if missing:
+            raise DataError(f"no mLAMA data for {', '.join(missing)} (no {{lang}}/templates.jsonl; available: "
+                            f"{', '.join(available) or 'none'})", path=data_dir)
     if kdir is None:
         return
     if isinstance(spec, XepProbe):  # queries are mentions in the query language
