@@ -118,3 +118,21 @@ def test_probe_data_folders_are_checked_before_the_model_loads(tmp_path, sample_
     with pytest.raises(DataError, match=r"no TREx/, Squad/ folder; set probe.corpora"):
         probe(recipe, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_training_file_with_no_usable_example_is_found_before_training(mlqa_copy, tmp_path):
+    """Every gold answer off its answer_start: all training examples are skipped, which is said now."""
+    from xlmk.downstream.run import finetune
+
+    train = mlqa_copy / "squad" / "train-v1.1.json"
+    data = json.loads(train.read_text(encoding="utf-8"))
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                for answer in qa["answers"]:
+                    answer["answer_start"] = len(paragraph["context"]) + 1
+    train.write_text(json.dumps(data), encoding="utf-8")
+    run = tmp_path / "run"
+    with pytest.raises(DataError, match=rf"^{train}: no usable train example for en \(empty, or every example skipped\)"):
+        finetune("mlqa-tiny", out=run, data=str(mlqa_copy), languages=["en"])
+    assert not list(run.glob("seed-*"))  # nothing trained

@@ -189,6 +189,10 @@ class _Context:
         self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in languages for d in task.load("dev", lang)]
         # test files are read (and so checked) now, before any training; they are encoded when needed
         self.test_data = [d for lang in languages for d in task.load("test", lang)]
+        for d in [train] + [d for d, _ in self.dev] + self.test_data:  # an empty file would fail only when scored
+            if not d.examples:
+                raise DataError(f"no usable {d.split} example for {d.subset or d.lang} (empty, or every example "
+                                "skipped)", path=d.paths[0] if d.paths else None)
         self._test: list | None = None
         self.notes = {d.label: dict(d.notes) for d in [train] + [d for d, _ in self.dev] + self.test_data if d.notes}
         if self.notes and accelerator.is_main_process:
