@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import Field
 
-from xlmk.config import StrictModel, import_target
+from xlmk.config import Seed, StrictModel, import_target
 from xlmk.errors import ConfigError
 
 
@@ -50,7 +50,7 @@ class InitEncoder(StrictModel):
     kind: Literal["init"] = "init"
     size: Literal["tiny", "small", "base"] = Field("tiny", description="Model size (tiny: 64 hidden, 2 layers).")
     tokenizer: Literal["sample", "xlmr"] = Field("sample", description="Unigram trained on the sample world, or XLM-R's real vocabulary.")
-    seed: int = Field(0, description="Seed of the initial weights.")
+    seed: Seed = Field(0, description="Seed of the initial weights.")
     cache_dir: str | None = Field(None, description="Where the initial checkpoint is kept; None = ~/.cache/xlmk/models.")
 
     def build(self) -> tuple[Any, Any]:

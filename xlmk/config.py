@@ -13,14 +13,16 @@ import importlib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Iterable, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from xlmk.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+BOOL_NOT_NUMBER = "bool_not_number"  # the error type of `size: true` where a number belongs
 
 # The recipe class of each stage, imported only when a recipe of that stage is loaded.
 STAGES: dict[str, str] = {
@@ -30,10 +32,29 @@ STAGES: dict[str, str] = {
 }
 
 
+# value ranges shared by recipes; the schema refuses values outside them, saying the range
+Seed = Annotated[int, Field(ge=0, description="A random seed (0 or more).")]
+Beta = Annotated[float, Field(ge=0, lt=1, description="An Adam beta, in [0, 1).")]
+
+
 class StrictModel(BaseModel):
-    """Base of every config: unknown keys are errors, assignments are validated."""
+    """Base of every config: unknown keys are errors, assignments are validated, and a boolean is not
+    a number (pydantic would read `size: true` as 1)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name) if isinstance(name, str) else None
+                if isinstance(value, bool) and field is not None:
+                    alts = _unwrap(field.annotation)
+                    if bool not in alts and any(a in (int, float) for a in alts):
+                        raise PydanticCustomError(BOOL_NOT_NUMBER, "expected a number, got the boolean {value}",
+                                                  {"field": name, "value": str(value).lower()})
+        return data
 
 
 # ---------------------------------------------------------------- locating files
@@ -56,7 +77,8 @@ def recipe_path(stage: str, name_or_path: str | Path, *, relative_to: Path | Non
     _check_stage(stage)
     text = str(name_or_path)
     candidates = []
-    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+    is_path = text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+    if is_path:
         p = Path(text).expanduser()
         if not p.is_absolute() and relative_to is not None:
             candidates.append(relative_to / p)
@@ -66,6 +88,9 @@ def recipe_path(stage: str, name_or_path: str | Path, *, relative_to: Path | Non
     for c in candidates:
         if c.is_file():
             return c
+    if is_path:  # a path that is not there is a missing file, not an unknown recipe name
+        kind = "a directory, not a recipe file" if candidates[0].is_dir() else "no such file"
+        raise ConfigError(f"{stage} recipe file {text!r}: {kind} ({candidates[0]})")
     names = available_recipes(stage)
     raise ConfigError(f"no {stage} recipe {text!r}{_suggest(text, names)} (shipped: {', '.join(names) or 'none'})")
 
@@ -83,10 +108,28 @@ def load_table(name: str) -> Any:
     return read_yaml(table_path(name))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error (not: the last one wins)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark)
+            if isinstance(key, typing.Hashable):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -131,7 +174,12 @@ def load_raw(stage: str, name_or_path: str | Path, *, _chain: tuple[Path, ...] =
     origins: dict = {}
     merged: dict = {}
     if parent is not None:
-        merged, origins = load_raw(stage, parent, _chain=_chain + (path.resolve(),), _rel=path.parent)
+        try:
+            merged, origins = load_raw(stage, parent, _chain=_chain + (path.resolve(),), _rel=path.parent)
+        except ConfigError as exc:
+            if str(exc).startswith(f"{path}:"):
+                raise
+            raise ConfigError(f"{path}: extends: {exc}") from None
     merged = _merge(merged, data, origins, str(path))
     # a child recipe is its own recipe: its name never comes from the parent
     merged["name"] = data.get("name", path.stem)
@@ -143,9 +191,12 @@ def parse_override(text: str) -> tuple[tuple[str, ...], str]:
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. --set optim.lr=1e-4")
     key, value = text.split("=", 1)
-    parts = tuple(p for p in key.strip().split(".") if p)
-    if not parts:
+    parts = tuple(p.strip() for p in key.strip().split("."))
+    if not any(parts):
         raise ConfigError(f"--set {text!r}: empty key")
+    if not all(parts):
+        raise ConfigError(f"--set {text!r}: empty part in the key path {key.strip()!r} (e.g. `a..b` or a "
+                          "leading or trailing dot)")
     return parts, value
 
 
@@ -202,9 +253,9 @@ def validate(model: type[M], data: dict, origins: dict | None = None, source: st
 def format_validation_error(exc: ValidationError, model: type[BaseModel], data: Any, origins: dict, source: str) -> str:
     lines = []
     for err in exc.errors():
-        loc = tuple(err["loc"])
-        key_path = _key_path(model, loc)
         typ = err["type"]
+        loc = tuple(err["loc"]) + ((err["ctx"]["field"],) if typ == BOOL_NOT_NUMBER else ())
+        key_path = _key_path(model, loc)
         probe = key_path + ("kind",) if typ.startswith("union_tag") else key_path
         where = _origin(origins, probe) or source
         dotted = ".".join(str(p) for p in key_path) or "<top>"
@@ -221,6 +272,8 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], data: 
                 msg = f"{dotted}: missing `kind` (one of: {', '.join(tags)})"
             else:
                 msg = f"{dotted}: unknown kind {tag!r}{_suggest(tag, tags)} (known kinds: {', '.join(tags)})"
+        elif typ == BOOL_NOT_NUMBER:
+            msg = f"{dotted}: {err['msg']}"
         elif typ == "missing":
             msg = f"missing required key {dotted!r}"
         else:

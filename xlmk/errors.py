@@ -26,3 +26,7 @@ class DataError(XlmkError):
 
 class TrainingError(XlmkError):
     """Training cannot go on (non-finite loss, vocabulary mismatch); the last good checkpoint is kept."""
+
+
+class XlmkWarning(UserWarning):
+    """Something a user should know that does not stop the run (a damaged checkpoint skipped, an empty input)."""

@@ -162,6 +162,9 @@ def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementati
     """(AutoModelForMaskedLM, AutoTokenizer) from a hub name or directory; checks the vocabulary fits."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+    from xlmk.contracts import check_model_dir
+
+    check_model_dir(path, "--model / encoder.path")  # missing, not a checkpoint, truncated weights
     quiet_transformers()
     kwargs: dict[str, Any] = {}
     if attn_implementation:

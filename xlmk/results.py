@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -85,13 +84,10 @@ def provenance() -> dict[str, Any]:
 
 def append_rows(run_dir: str | Path, rows: Iterable[ResultRow]) -> Path:
     """Append rows to RUN_DIR/results.jsonl in one write (a reader never sees half a line)."""
+    from xlmk.io import append_text
+
     path = Path(run_dir) / RESULTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = "".join(row.model_dump_json() + "\n" for row in rows)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(payload)
-        fh.flush()
-        os.fsync(fh.fileno())
+    append_text(path, "".join(row.model_dump_json() + "\n" for row in rows))  # a full disk leaves no half line
     return path
 
 

@@ -87,6 +87,13 @@ class MlqaTask(Task):
         squad = read_squad(path)
         notes = {"answer_not_at_answer_start": len(squad.misaligned)} if squad.misaligned else {}
         examples = squad.examples
+        if not examples:
+            raise DataError(f"no questions in this MLQA {split} file (data[].paragraphs[].qas is empty)", path=path)
+        if split != "train":
+            # gold without an answer could only be scored after training, and then wrongly
+            bare = [e.qid for e in examples if not e.answers]
+            if bare:
+                raise DataError(f"{len(bare)} question(s) without gold `answers`, first id {bare[0]!r}", path=path)
         if split == "train":
             # a window is labelled from answer_start; a misaligned answer would teach the wrong span
             bad = set(squad.misaligned)

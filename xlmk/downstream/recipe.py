@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from xlmk.components import Encoder, HFMaskedLM
-from xlmk.config import StrictModel
+from xlmk.config import Beta, Seed, StrictModel
 from xlmk.downstream.specs import TaskSpec
 
 PROTOCOLS = ("xglue-avg-dev", "xtreme-en-dev")
@@ -29,7 +29,7 @@ class Optim(StrictModel):
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps with linear warm-up (the paper: 'Adam with warm-up').")
     schedule: Literal["linear", "constant"] = Field("linear", description="After warm-up: linear decay to 0, or constant.")
     weight_decay: float = Field(0.0, ge=0, description="Weight decay (not on biases and LayerNorm).")
-    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam betas.")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), description="Adam betas, each in [0, 1).")
     eps: float = Field(1e-8, gt=0, description="Adam epsilon.")
     clip_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping by global norm; null = none.")
 
@@ -68,7 +68,7 @@ class FinetuneRecipe(StrictModel):
     description: str = Field("", description="One line on what the recipe is for.")
     encoder: Encoder = Field(default_factory=HFMaskedLM, description="The checkpoint to fine-tune (`--model DIR` sets an hf-masked-lm path).")
     task: TaskSpec = Field(description="The task, its data and languages.")
-    seeds: list[int] = Field([1, 2, 3, 4], min_length=1, description="One fine-tuning run per seed (the paper: 4); avg, max and std are reported.")
+    seeds: list[Seed] = Field([1, 2, 3, 4], min_length=1, description="One fine-tuning run per seed (the paper: 4); avg, max and std are reported.")
     optim: Optim = Field(default_factory=Optim, description="Optimizer, schedule and epochs.")
     selection: Selection = Field(default_factory=Selection, description="How the epoch is chosen.")
     run: Run = Field(default_factory=Run, description="Precision, batching, outputs.")

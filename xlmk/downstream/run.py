@@ -56,6 +56,12 @@ def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = N
         recipe.task.languages = list(languages)
     if seeds is not None:
         recipe.seeds = list(seeds)
+    from xlmk.contracts import safe_name, safe_names
+
+    # languages become parts of prediction file names: nothing that could climb out of the run directory
+    safe_names(getattr(recipe.task, "languages", None), "--languages" if languages is not None else "task.languages")
+    if getattr(recipe.task, "train_language", None):
+        safe_name(recipe.task.train_language, "task.train_language")
     return FinetuneRecipe.model_validate(recipe.model_dump())
 
 
@@ -84,8 +90,7 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     check_protocols(recipe.selection.protocols, languages, task.train_language)
     task.check_train()
     model_path = model_location(recipe)
-    if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
-        raise ConfigError(f"model {model_path}: not a checkpoint directory (no config.json)")
+    _check_model(model_path, recipe)
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
     run_dir = _run_dir(out, recipe, state)
     if (run_dir / SUMMARY).exists():
@@ -121,6 +126,18 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
         accelerator.wait_for_everyone()
         accelerator.end_training()
     return FinetuneResult(run_dir, summary, rows)
+
+
+def _check_model(model_path: str, recipe: FinetuneRecipe) -> None:
+    """The checkpoint exists, is whole, and has positions for the task's sequences."""
+    import types
+
+    from xlmk.contracts import check_lengths, check_model_dir
+
+    folder = check_model_dir(model_path, "--model")
+    if folder is not None and hasattr(recipe.task, "max_length"):
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        check_lengths({"task.max_length": recipe.task.max_length}, types.SimpleNamespace(**config))
 
 
 def _precision(p: str) -> str:
@@ -172,6 +189,10 @@ class _Context:
         self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in languages for d in task.load("dev", lang)]
         # test files are read (and so checked) now, before any training; they are encoded when needed
         self.test_data = [d for lang in languages for d in task.load("test", lang)]
+        for d in [train] + [d for d, _ in self.dev] + self.test_data:  # an empty file would fail only when scored
+            if not d.examples:
+                raise DataError(f"no usable {d.split} example for {d.subset or d.lang} (empty, or every example "
+                                "skipped)", path=d.paths[0] if d.paths else None)
         self._test: list | None = None
         self.notes = {d.label: dict(d.notes) for d in [train] + [d for d, _ in self.dev] + self.test_data if d.notes}
         if self.notes and accelerator.is_main_process:
@@ -191,15 +212,14 @@ class _Context:
 
     def run_seed(self, seed: int, seed_dir: Path, progress: Any) -> dict:
         from xlmk.downstream.loop import fit, save_model
-        from xlmk.io import atomic_write_json
+        from xlmk.io import append_text, atomic_write_json
 
         history_file = seed_dir / "history.jsonl"
 
         def log_epoch(record: dict) -> None:
             if self.accelerator.is_main_process:
                 seed_dir.mkdir(parents=True, exist_ok=True)
-                with open(history_file, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record) + "\n")
+                append_text(history_file, json.dumps(record) + "\n")
 
         if history_file.exists():
             history_file.unlink()  # an unfinished earlier attempt at this seed

@@ -75,9 +75,10 @@ class _Run:
 
 
 def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
-    """Build (or resume, or confirm) the knowledge directory `options.out`; return its manifest."""
-    from xlmk.knowledge.manifest import assemble_manifest
+    """Build (or resume, or confirm) the knowledge directory `options.out`; return its manifest.
 
+    A build that stops with an error leaves `BUILD-FAILED.json` (the error) beside its partial tables;
+    the stages refuse such a directory until a build into it finishes."""
     started = time.time()
     sites = _check_inputs(options)
     languages = options.languages or sorted({s.lang for s in sites}) or None
@@ -85,6 +86,20 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     done = _prepare(options, fingerprint)
     if done is not None:
         return done
+    try:
+        return _build(options, sites, languages, fingerprint, progress, started)
+    except Exception as exc:
+        from xlmk.contracts import mark_build_failed
+
+        mark_build_failed(options.out, exc)  # later stages refuse the partial directory, naming the error
+        raise
+
+
+def _build(options: BuildOptions, sites: list, languages: list[str] | None, fingerprint: str, progress,
+           started: float) -> dict:
+    from xlmk.contracts import BUILD_FAILED
+    from xlmk.knowledge.manifest import assemble_manifest
+
     run = _Run(options, progress)
     langs = [s.lang for s in sites if languages is None or s.lang in languages]
     # Reading shows bytes (with ETA); resolving shows shards: two bars, one after the other.
@@ -92,6 +107,7 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
         if options.wikidata is not None:
             t = time.time()
             _wikidata_phase(run, languages)
+            _check_not_empty(run)
             run.timings["wikidata_s"] = round(time.time() - t, 3)
         for inp, site in zip(options.wikipedia, sites):
             if site.lang in langs:
@@ -107,9 +123,27 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     run.timings["total_s"] = round(time.time() - started, 3)
     manifest = assemble_manifest(run, fingerprint, languages)
     atomic_write_json(options.out / "manifest.json", manifest)
+    (options.out / BUILD_FAILED).unlink(missing_ok=True)
     if not options.keep_work:
         shutil.rmtree(run.work, ignore_errors=True)
     return manifest
+
+
+def _check_not_empty(run: _Run) -> None:
+    """A Wikidata dump without a single entity is an error under --strict, else a warning."""
+    import warnings
+
+    from xlmk.errors import XlmkWarning
+
+    markers = (json.loads(p.read_text()) for p in (run.work / "wikidata").glob("done-*.json"))
+    seen = sum(m["stats"].get("items", 0) + m["stats"].get("properties", 0) for m in markers)
+    if seen:
+        return
+    message = "holds no Wikidata entity (0 items, 0 properties): an empty or wrong file?"
+    if run.options.strict:
+        raise DataError(message, path=run.options.wikidata)
+    warnings.warn(f"{run.options.wikidata}: {message} The knowledge directory will have 0 rows.", XlmkWarning,
+                  stacklevel=3)
 
 
 @contextlib.contextmanager
@@ -133,9 +167,17 @@ def _check_inputs(options: BuildOptions) -> list:
         raise XlmkError("nothing to build: give a Wikidata dump and/or Wikipedia dumps")
     if options.wikipedia and options.wikidata is None:
         raise XlmkError("Wikipedia links resolve to QIDs through Wikidata sitelinks: give --wikidata too")
-    for path in [options.wikidata] + [w.path for w in options.wikipedia]:
-        if path is not None and not path.exists():
-            raise DataError("input not found", path=path)
+    from xlmk.contracts import require_file, safe_names
+
+    safe_names(options.languages, "--languages")  # they become directory and file names
+    if options.wikidata is not None:
+        require_file(options.wikidata, "--wikidata")
+    for w in options.wikipedia:
+        if w.format == "xml":
+            require_file(w.path, "--wikipedia")
+        elif not w.path.exists():
+            raise DataError("--wikiextractor: input not found", path=w.path)
+        safe_names([w.lang] if w.lang else None, "--wikipedia LANG")
     sites = []
     for inp in options.wikipedia:
         if inp.format == "wikiextractor":
@@ -145,6 +187,7 @@ def _check_inputs(options: BuildOptions) -> list:
             continue
         with Dump(inp.path) as dump:
             sites.append(siteinfo_from_xml(PageStream(dump.stream, str(inp.path)).header, inp.lang, str(inp.path)))
+    safe_names([s.lang for s in sites], "Wikipedia language (from the dump's siteinfo)")
     seen: dict[str, Path] = {}
     for inp, site in zip(options.wikipedia, sites):
         if site.lang in seen:

@@ -24,9 +24,9 @@ def _markers(folder: Path, prefix: str) -> list[dict]:
 
 
 def _files(out: Path, table: str) -> dict[str, int]:
-    import pyarrow.parquet as pq
+    from xlmk.contracts import parquet_info  # a damaged shard is an error naming it
 
-    return {p.name: pq.ParquetFile(p).metadata.num_rows for p in table_files(out, table)}
+    return {p.name: parquet_info(p)[0] for p in table_files(out, table)}
 
 
 def assemble_manifest(run, fingerprint: str, languages: list[str] | None) -> dict:
@@ -113,8 +113,10 @@ def knowledge_stats(kdir: str | Path) -> dict:
 
     Raises DataError naming the first shard that is missing or whose row count differs.
     """
+    from xlmk.contracts import check_finished
+
     kdir = Path(kdir)
-    manifest = read_manifest(kdir)
+    manifest = check_finished(kdir)
     present = {t: _files(kdir, t) for t in TABLES}
     for table, info in manifest["tables"].items():
         for name, rows in info["files"].items():

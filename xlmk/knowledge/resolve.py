@@ -98,7 +98,7 @@ def redirect_map(titles, redirects, max_hops: int):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if redirects.num_rows == 0:
+    if redirects.num_rows == 0 or titles.num_rows == 0:  # no title of the language: no chain can end at one
         return pa.table({"title": pa.array([], pa.string()), "qid": pa.array([], pa.string())})
     redirects = _first_per_key(redirects.append_column(
         "order", pa.array(range(redirects.num_rows), pa.int64())), "src")

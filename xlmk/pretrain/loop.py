@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from xlmk.errors import ConfigError, TrainingError
-from xlmk.io import atomic_dir, atomic_write_text
+from xlmk.io import append_text, atomic_dir, atomic_write_text
 from xlmk.pretrain import checkpoint as ckpt_io
 from xlmk.pretrain.model import KnowledgeModel, build_heads, build_queues
 from xlmk.pretrain.recipe import Optim, PretrainRecipe
-from xlmk.pretrain.stream import PretrainStream, Sources, prepare_sources, task_names
+from xlmk.pretrain.stream import PretrainStream, Sources, check_sizes, prepare_sources, task_names
 
 PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -141,6 +141,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
     torch.manual_seed(recipe.seed)
     encoder, tokenizer = recipe.encoder.build()
     check_vocab(encoder, tokenizer, where="encoder")
+    check_sizes(recipe, encoder, acc.device)
     vocab = encoder.get_input_embeddings().weight.shape[0]
     hidden = encoder.config.hidden_size
     with acc.local_main_process_first():  # one process per machine tokenizes; the others read its cache
@@ -188,7 +189,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
     bar = progress.add_task(f"pretrain {recipe.name}", total=recipe.optim.max_steps, completed=start) \
         if progress is not None and main else None
     sums = torch.zeros(len(names), 3, dtype=torch.float64)  # per task: loss sum, accuracy sum, items
-    tokens, t_last, last, last_good = 0, time.perf_counter(), {}, ckpt_io.latest_checkpoint(run_dir)
+    tokens, t_last, last, last_good = 0, time.perf_counter(), {}, ckpt_io.latest_checkpoint(run_dir, verify=False)
 
     for step in range(start + 1, recipe.optim.max_steps + 1):
         for micro in range(accum):
@@ -230,8 +231,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
                     last[f"{n}_loss"], last[f"{n}_acc"] = float(agg[i, 0] / agg[i, 2]), float(agg[i, 1] / agg[i, 2])
             last["loss"] = sum(inner.weights[n] * last.get(f"{n}_loss", 0.0) for n in names)
             if main:
-                with open(metrics, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(last) + "\n")
+                append_text(metrics, json.dumps(last) + "\n")  # a full disk is named, no half line left
                 if bar is not None:
                     progress.update(bar, info=_live(last, names))
             sums.zero_()

@@ -204,7 +204,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
         if missing:
             raise DataError(f"data.knowledge.languages asks for {missing}, which have neither descriptions nor mentions", path=kdir)
     qids = pc.unique(head["qid"].combine_chunks()).sort()
-    lang_arr = pa.array(langs)
+    lang_arr = pa.array(langs, pa.string())  # typed even when empty (a null-typed set cannot match)
     counts: dict[str, Any] = {}
 
     with make_progress() as progress:
@@ -217,7 +217,8 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
             keep = pc.and_(pc.is_valid(q), pc.is_valid(l))
             q, l = q.filter(keep).to_numpy(), l.filter(keep).to_numpy()
             texts = batch["text"].filter(keep).to_pylist()
-            for ids in tok(texts, truncation=True, max_length=params["description_max"])["input_ids"]:
+            # the tokenizer fails on an empty list (an empty shard, or no row of the languages asked for)
+            for ids in tok(texts, truncation=True, max_length=params["description_max"])["input_ids"] if texts else []:
                 w.add(ids)
             dq.append(q.astype(np.int32))
             dl.append(l.astype(np.int16))
@@ -245,7 +246,8 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
             q, l = q.filter(keep).to_numpy(), l.filter(keep).to_numpy()
             texts = rows["text"].to_pylist()
             starts, ends = rows["start"].to_pylist(), rows["end"].to_pylist()
-            enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
+            enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True) if texts else \
+                {"input_ids": [], "offset_mapping": []}
             keys = (f"{a}\t{b}\t{s}\t{e}\t{c}" for a, b, s, e, c in zip(
                 rows["lang"].to_pylist(), rows["page_title"].to_pylist(), starts, ends, rows["qid"].to_pylist()))
             held = _heldout(keys, params["heldout"])

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from xlmk.components import ContrastiveLoss, DatasetSpec, Encoder, FIFOQueue, Head, HFMaskedLM, Loss, MLPHead, Queue
-from xlmk.config import StrictModel
+from xlmk.config import Beta, Seed, StrictModel
 
 
 class MLMTask(StrictModel):
@@ -86,7 +86,7 @@ class Data(StrictModel):
 class Optim(StrictModel):
     name: Literal["adamw", "adam"] = Field("adamw", description="Adam (the paper) or AdamW (decoupled weight decay).")
     lr: float = Field(3e-5, gt=0, description="Peak learning rate (the paper: 3e-5).")
-    betas: tuple[float, float] = Field((0.9, 0.98), description="Adam betas (XLM-R: 0.9, 0.98).")
+    betas: tuple[Beta, Beta] = Field((0.9, 0.98), description="Adam betas, each in [0, 1) (XLM-R: 0.9, 0.98).")
     eps: float = Field(1e-6, gt=0, description="Adam epsilon.")
     weight_decay: float = Field(0.01, ge=0, description="Weight decay.")
     warmup_steps: int = Field(10_000, ge=0, description="Linear warm-up steps (the paper: 10k).")
@@ -119,7 +119,7 @@ class PretrainRecipe(StrictModel):
     name: str = Field(description="Recipe name (the file's stem by default).")
     version: int = Field(1, ge=1, description="Bumped when the recipe's meaning changes; stored in every result row.")
     description: str = Field("", description="One line on what the recipe is for.")
-    seed: int = Field(1, description="Seed of data order, masking, initialisation of heads and queue.")
+    seed: Seed = Field(1, description="Seed of data order, masking, initialisation of heads and queue.")
     encoder: Encoder = Field(default_factory=HFMaskedLM, description="Initial checkpoint.")
     data: Data = Field(default_factory=Data, description="Training data.")
     tasks: Tasks = Field(default_factory=Tasks, description="Objectives and their weights.")

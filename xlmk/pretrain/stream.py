@@ -59,7 +59,14 @@ def prepare_sources(recipe: PretrainRecipe, tokenizer: Any) -> Sources:
     t, d = recipe.tasks, recipe.data
     out = Sources()
     if d.knowledge is not None:
+        from xlmk.contracts import check_knowledge as check_knowledge_dir
+        from xlmk.contracts import safe_names
+
+        languages = safe_names(getattr(d.knowledge, "languages", None), "data.knowledge.languages")
         out.knowledge_dir = Path(d.knowledge.build())
+        # before tokenizing: a directory without the tables the tasks read is named with what builds them
+        check_knowledge_dir(out.knowledge_dir, knowledge_needs(recipe), languages=languages,
+                        per_language=("mentions",) if t.mep is not None else ("descriptions",))
         lengths = [x.max_length for x in (t.mep, t.oe) if x is not None]
         out.knowledge = prepare_knowledge(
             out.knowledge_dir, tokenizer, languages=getattr(d.knowledge, "languages", None),
@@ -72,6 +79,19 @@ def prepare_sources(recipe: PretrainRecipe, tokenizer: Any) -> Sources:
             raise DataError("data.corpus: no corpus files (check `languages` and `paths`)")
         out.corpus = prepare_corpus(out.corpus_files, tokenizer, max_length=t.mlm.max_length, cache_dir=d.cache_dir)
     return out
+
+
+def knowledge_needs(recipe: PretrainRecipe) -> dict[str, str]:
+    """The knowledge tables each task of the recipe reads, with the task that needs them."""
+    t, needs = recipe.tasks, {}
+    if t.mep is not None:
+        needs.update(mentions="tasks.mep", descriptions="tasks.mep")
+    if t.oe is not None:
+        needs.update(triples="tasks.oe")
+        needs.setdefault("descriptions", "tasks.oe")
+    if t.mlm is not None and "descriptions" in t.mlm.sources:
+        needs.setdefault("descriptions", "tasks.mlm.sources: descriptions")
+    return needs
 
 
 def check_knowledge(recipe: PretrainRecipe, kp: PreparedKnowledge, kdir: Path) -> None:
@@ -95,6 +115,20 @@ def check_knowledge(recipe: PretrainRecipe, kp: PreparedKnowledge, kdir: Path) -
                             "subject's (set tasks.oe.description_language: same for monolingual pairs)", path=kdir)
     if t.mlm is not None and "descriptions" in t.mlm.sources and not len(kp.desc):
         raise DataError("tasks.mlm.sources lists descriptions, and the knowledge directory has none", path=kdir)
+
+
+def check_sizes(recipe: PretrainRecipe, encoder: Any, device: Any = None) -> None:
+    """Sequence lengths within the encoder's positions and queues that fit in memory, before any data work."""
+    from xlmk.components import MLPHead, RelationCrossEntropy
+    from xlmk.contracts import check_lengths, check_queue_memory
+
+    t = recipe.tasks
+    check_lengths({f"tasks.{n}.max_length": getattr(t, n).max_length for n in task_names(recipe)}, encoder.config)
+    size = getattr(recipe.queue, "size", 0)
+    queues = sum(1 for n in ("mep", "oe") if getattr(t, n) is not None
+                 and not isinstance(getattr(t, n).loss or recipe.loss, RelationCrossEntropy))
+    if size and queues and isinstance(recipe.head, MLPHead):
+        check_queue_memory(size, recipe.head.output_dim or encoder.config.hidden_size, queues, device)
 
 
 class PretrainStream:

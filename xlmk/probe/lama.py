@@ -88,11 +88,14 @@ class Coverage:
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, object) for every non-empty line; a bad line is an error naming file and line."""
     try:
-        fh = open(path, encoding="utf-8")
+        fh = open(path, "rb")  # bytes, so that text that is not UTF-8 is reported at its byte offset
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path=path) from None
     with fh:
-        for i, line in enumerate(fh, 1):
+        offset = 0
+        for i, raw in enumerate(fh, 1):
+            line = _decode(raw, path, i, offset)
+            offset += len(raw)
             if not line.strip():
                 continue
             try:
@@ -102,6 +105,14 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(obj, dict):
                 raise DataError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=i)
             yield i, obj
+
+
+def _decode(raw: bytes, path: Path, line: int | None, offset: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text at byte offset {offset + exc.start} ({exc.reason}); LAMA and mLAMA files "
+                        "are UTF-8", path=path, line=line) from None
 
 
 def fill_template(template: str, subject: str) -> str:
@@ -272,7 +283,7 @@ def read_candidates(patterns: list[str], data_dir: Path, lang: str) -> dict[str,
         if not path.is_file():
             raise DataError(f"no candidate file for language {lang!r} (pattern {pattern!r})", path=path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(_decode(path.read_bytes(), path, None, 0))
         except json.JSONDecodeError as exc:
             raise DataError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
         if not isinstance(data, dict):

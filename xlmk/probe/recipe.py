@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from xlmk.components import Encoder, HFMaskedLM
-from xlmk.config import StrictModel
+from xlmk.config import Seed, StrictModel
 from xlmk.probe.specs import LamaProbe, ProbeSpec
 
 
@@ -33,7 +33,7 @@ class ProbeRecipe(StrictModel):
     name: str = Field(description="Recipe name (the file's stem by default).")
     version: int = Field(1, ge=1, description="Bumped when the recipe's meaning changes; stored in every result row's extra.")
     description: str = Field("", description="One line on what the recipe is for.")
-    seed: int = Field(0, description="Seed of query and candidate sampling (XEP/XOR); stored in every result row.")
+    seed: Seed = Field(0, description="Seed of query and candidate sampling (XEP/XOR); stored in every result row.")
     encoder: Encoder = Field(default_factory=HFMaskedLM, description="The model probed (no training happens).")
     probe: ProbeSpec = Field(default_factory=LamaProbe, description="What to probe, and on which data.")
     run: ProbeRun = Field(default_factory=ProbeRun, description="Batching, device and outputs.")

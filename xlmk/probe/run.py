@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from xlmk.components import HFMaskedLM, InitEncoder
 from xlmk.config import load_recipe, read_yaml, recipe_to_yaml
+from xlmk.contracts import safe_names
 from xlmk.errors import ConfigError, DataError
 from xlmk.io import atomic_write_json, atomic_write_text, sha256_file
 from xlmk.probe.lama import Coverage
@@ -54,7 +55,7 @@ def build_recipe(name_or_path: str, *, model: str | None = None, data: str | Non
         else:
             raise ConfigError("--data: a custom probe takes its data from probe.options")
     if languages:
-        langs = [x.strip() for item in languages for x in item.split(",") if x.strip()]
+        langs = safe_names([x.strip() for item in languages for x in item.split(",") if x.strip()], "--languages")
         if isinstance(spec, LamaProbe):
             if langs != ["en"]:
                 raise ConfigError("--languages: LAMA is English only; `xlmk probe mlama` probes other languages")
@@ -179,6 +180,7 @@ def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any 
     # data first: a wrong path should not wait for a model to load
     data_dir = spec.data.build() if isinstance(spec, (LamaProbe, MLamaProbe)) else None
     kdir = spec.knowledge.build() if isinstance(spec, (XepProbe, XorProbe)) else None
+    check_probe_inputs(spec, kdir, data_dir)
     path = encoder_path(recipe.encoder) if model is None else None
     if model is None:
         model, tokenizer = recipe.encoder.build()
@@ -221,6 +223,38 @@ def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any 
     rows = _rows(recipe, scores, coverage, info, model=path or label, label=label, path=path, run_id=out.name)
     files = _write(out, recipe, rows, preds, coverage, label)
     return ProbeResult(recipe, out, label, rows, coverage.to_dict(), {**info, "infos": infos}, files)
+
+
+def check_probe_inputs(spec: Any, kdir: Path | None, data_dir: Path | None = None) -> None:
+    """What a probe reads is there before the model loads: languages that can be file names, LAMA's
+    corpus folders or mLAMA's language folders, and for XEP/XOR the knowledge tables its queries and
+    candidates come from, in every language asked for."""
+    from xlmk.contracts import check_knowledge
+
+    safe_names(getattr(spec, "languages", None), "probe.languages")
+    safe_names(getattr(spec, "candidate_languages", None), "probe.candidate_languages")
+    if isinstance(spec, LamaProbe) and data_dir is not None:
+        missing = [c for c in spec.corpora if not (data_dir / c).is_dir()]
+        if missing:
+            raise DataError(f"no {', '.join(c + '/' for c in missing)} folder; set probe.corpora to the corpora you "
+                            "have", path=data_dir)
+    if isinstance(spec, MLamaProbe) and data_dir is not None and spec.languages:
+        from xlmk.probe.lama import mlama_languages
+
+        available = mlama_languages(data_dir)
+        missing = [lang for lang in spec.languages if lang not in available]
+        if missing:
+            raise DataError(f"no mLAMA data for {', '.join(missing)} (no {{lang}}/templates.jsonl; available: "
+                            f"{', '.join(available) or 'none'})", path=data_dir)
+    if kdir is None:
+        return
+    if isinstance(spec, XepProbe):  # queries are mentions in the query language
+        needs = {"mentions": "probe xep (queries)", "descriptions": "probe xep (candidates)"}
+        per_language: tuple[str, ...] = ("mentions",)
+    else:  # queries are subject descriptions in the query language
+        needs = {"triples": "probe xor (queries)", "descriptions": "probe xor (subjects and candidates)"}
+        per_language = ("descriptions",)
+    check_knowledge(kdir, needs, languages=spec.languages, per_language=per_language)
 
 
 def _run_custom(spec: CustomProbe, model: Any, tokenizer: Any, device: Any, recipe: ProbeRecipe, out: Path):
