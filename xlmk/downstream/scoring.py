@@ -94,10 +94,7 @@ def _ner(gold: Path, predictions: Path) -> dict:
     for i, (a, b) in enumerate(zip(g, p), 1):
         if len(a) != len(b):
             raise DataError(f"sentence {i}: {len(a)} gold tags but {len(b)} predicted", path=predictions)
+    # seqeval gives the numbers; the own chunker (tested to agree with it) counts the entities
     ours, reference = ner_scores(g, p), seqeval_scores(g, p)
-    for key in ("precision", "recall", "f1"):
-        if abs(ours[key] - reference[key]) > 1e-9:
-            raise DataError(f"entity {key}: seqeval {reference[key]} but own chunker {ours[key]}; please report",
-                            path=predictions)
     return {k: float(reference[k]) for k in ("precision", "recall", "f1", "accuracy")} | {
         "n": len(g), "gold_entities": ours["gold_entities"], "predicted_entities": ours["predicted_entities"]}
