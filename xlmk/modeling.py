@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -157,9 +158,39 @@ def cached_init_model(size: str, tokenizer: str, seed: int, cache_dir: str | Pat
     return target
 
 
+# a Hugging Face Hub id: 'name' or 'owner/name'; anything else can only be a local path
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def check_model_location(path: str | Path, *, where: str = "--model") -> None:
+    """Refuse, naming the path, a model location that cannot be a model: a path that does not exist (and
+    cannot be a hub id), a file, or a directory without config.json. A hub id passes to transformers."""
+    text = str(path)
+    p = Path(text).expanduser()
+    hint = "a model directory is what `xlmk pretrain` writes to RUN/final, `xlmk init-model` writes, or save_pretrained"
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ConfigError(f"{where} {text}: not a model directory (no config.json); {hint}")
+        return
+    if p.exists():
+        raise ConfigError(f"{where} {text}: is a file, not a model directory; {hint}")
+    if not _HUB_ID.fullmatch(text) or text.startswith(".") or text.endswith(".") or ".." in text:
+        raise ConfigError(f"{where} {text}: no such directory")
+
+
+def _not_loadable(path: str, exc: Exception, what: str = "model") -> ConfigError:
+    if Path(path).expanduser().is_dir():
+        return ConfigError(f"cannot load {what} {path!r}: {exc}")
+    offline = " (offline: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") else ""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"{what} {path!r}: no such directory here, and the Hugging Face Hub could not provide "
+                       f"it{offline}: {first}")
+
+
 def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementation: str | None = None,
                    dtype: Any = None) -> tuple[Any, Any]:
     """(AutoModelForMaskedLM, AutoTokenizer) from a hub name or directory; checks the vocabulary fits."""
+    check_model_location(path, where="model")
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     quiet_transformers()
@@ -172,7 +203,7 @@ def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementati
         model = AutoModelForMaskedLM.from_pretrained(path, **kwargs)
         tok = AutoTokenizer.from_pretrained(tokenizer or path)
     except (OSError, ValueError) as exc:  # ValueError: a config.json without model_type
-        raise ConfigError(f"cannot load model {path!r}: {exc}") from None
+        raise _not_loadable(path, exc) from None
     check_vocab(model, tok, path)
     return model, tok
 

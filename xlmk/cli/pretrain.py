@@ -51,7 +51,8 @@ def main() -> None:
 
     from xlmk.errors import XlmkError
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
     app.command()(pretrain_command)
     try:
         app()

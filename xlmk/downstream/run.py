@@ -75,6 +75,7 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     from xlmk.config import recipe_to_yaml
     from xlmk.downstream.loop import accumulation_steps
     from xlmk.io import atomic_write_text
+    from xlmk.modeling import check_model_location
     from xlmk.progress import make_progress
 
     recipe = resolve_recipe(recipe, **choices)
@@ -84,8 +85,7 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     check_protocols(recipe.selection.protocols, languages, task.train_language)
     task.check_train()
     model_path = model_location(recipe)
-    if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
-        raise ConfigError(f"model {model_path}: not a checkpoint directory (no config.json)")
+    check_model_location(model_path, where="model")
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
     run_dir = _run_dir(out, recipe, state)
     if (run_dir / SUMMARY).exists():
@@ -287,7 +287,9 @@ def _load_tokenizer(model_path: str, _stamp: tuple) -> Any:
     try:
         return AutoTokenizer.from_pretrained(model_path)
     except OSError as exc:
-        raise ConfigError(f"cannot load the tokenizer of model {model_path!r}: {exc}") from None
+        from xlmk.modeling import _not_loadable
+
+        raise _not_loadable(model_path, exc, "the tokenizer of model") from None
 
 
 def _pretrain_recipe(model_path: str) -> tuple[str | None, int | None]:

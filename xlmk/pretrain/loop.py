@@ -233,7 +233,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
                 with open(metrics, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(last) + "\n")
                 if bar is not None:
-                    progress.update(bar, info=_live(last, names))
+                    progress.update(bar, info=_live(last, names), metrics=last)
             sums.zero_()
             tokens, t_last = 0, now
         if bar is not None:
