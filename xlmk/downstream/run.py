@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlmk import tracking
 from xlmk.downstream.recipe import FinetuneRecipe
 from xlmk.downstream.scoring import score  # noqa: F401 - `xlmk score` and the Python API call it from here
 from xlmk.downstream.selection import AVG, check_protocols, seed_statistics, with_average
@@ -84,6 +85,7 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     languages = task.languages()
     check_protocols(recipe.selection.protocols, languages, task.train_language)
     task.check_train()
+    tracking.check_available(recipe.run.report_to)
     model_path = model_location(recipe)
     check_model_location(model_path, where="model")
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
@@ -97,7 +99,9 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
         atomic_write_text(run_dir / "recipe.yaml", resolved)
 
     accelerator = Accelerator(cpu=recipe.run.cpu, mixed_precision=_precision(recipe.run.precision),
-                              gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes))
+                              gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes),
+                              **tracking.accelerator_kwargs(recipe.run.report_to, run_dir))
+    tracking.start(accelerator, recipe.run.report_to, recipe.name, run_dir, recipe.model_dump(mode="json"))
     context = _Context(task, recipe, model_path, languages, run_dir, accelerator)
     rows: list[ResultRow] = []
     outcomes: dict[int, dict] = {}
@@ -117,7 +121,8 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
         from xlmk.io import atomic_write_json
 
         atomic_write_json(run_dir / SUMMARY, summary)
-    if accelerator.num_processes > 1:  # avoids the gloo/NCCL abort at interpreter exit
+    if accelerator.num_processes > 1 or recipe.run.report_to != "none":
+        # avoids the gloo/NCCL abort at interpreter exit, and closes the tracker's files
         accelerator.wait_for_everyone()
         accelerator.end_training()
     return FinetuneResult(run_dir, summary, rows)
@@ -200,6 +205,9 @@ class _Context:
                 seed_dir.mkdir(parents=True, exist_ok=True)
                 with open(history_file, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
+                scores = {split: {k: v for k, v in s.items() if k != "n"} for split, s in record["dev"].items()}
+                tracking.log(self.accelerator, self.recipe.run.report_to,
+                             {f"seed-{seed}": {"train_loss": record["train_loss"], **scores}}, step=record["epoch"])
 
         if history_file.exists():
             history_file.unlink()  # an unfinished earlier attempt at this seed
