@@ -9,6 +9,7 @@ from xlmk import tracking
 from xlmk.errors import ConfigError
 from xlmk.pretrain.recipe import PretrainRecipe
 from xlmk.pretrain.run import pretrain
+from xlmk.results import read_rows
 
 
 def _scalars(run_dir):
@@ -24,7 +25,7 @@ def _scalars(run_dir):
 
 
 @pytest.mark.slow
-def test_tensorboard_event_files_hold_the_metric_lines(recipe_data):
+def test_tensorboard_event_files_and_the_model_card(recipe_data):
     pytest.importorskip("tensorboard")
     recipe_data["optim"]["max_steps"] = 3
     recipe_data["run"].update(report_to="tensorboard", save_every=3, heldout_max=0)
@@ -34,6 +35,14 @@ def test_tensorboard_event_files_hold_the_metric_lines(recipe_data):
     assert {"mlm_loss", "mep_loss", "oe_acc", "lr", "tokens_per_s"} <= set(scalars), sorted(scalars)
     assert [s for s, _ in scalars["mep_loss"]] == [x["step"] for x in lines]
     assert [v for _, v in scalars["mep_loss"]] == pytest.approx([x["mep_loss"] for x in lines], rel=1e-6)
+    # the final model's card: recipe, steps and tokens, data sizes and hash, the run's rows, the citation
+    card = (res.model_dir / "README.md").read_text()
+    data_hash = next(r.data_hash for r in read_rows([res.run_dir]))
+    assert "# test-tiny" in card and "recipe: `test-tiny` version 1, seed 3" in card
+    assert f"trained: 3 steps, {sum(x['tokens'] for x in lines):,} tokens" in card
+    assert "titles 48, triples 16" in card and "- corpus: text-corpus, 3 files (de, en, fr)" in card
+    assert f"training data hash (sha256): `{data_hash}`" in card
+    assert "| pretrain | test-tiny | train | mep_loss |" in card and "jiang2022xlmk" in card
 
 
 def test_a_missing_tracker_package_is_refused_by_name(monkeypatch):

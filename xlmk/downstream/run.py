@@ -116,6 +116,10 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
                 seed_rows = context.seed_rows(outcomes[seed])
                 append_rows(run_dir, seed_rows)
                 rows += seed_rows
+                if (seed_dir / "model" / "config.json").is_file():
+                    from xlmk.modelcard import write_card
+
+                    write_card(seed_dir / "model", base_model=model_path, rows=seed_rows)
     summary = context.summary(outcomes)
     if accelerator.is_main_process:
         from xlmk.io import atomic_write_json
