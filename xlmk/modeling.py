@@ -140,9 +140,6 @@ def init_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    from xlmk.modelcard import write_card
-
-    write_card(out)
     return out
 
 

@@ -39,12 +39,16 @@ def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, 
     if probe_wanted:
         from xlmk.probe.table import knowledge_table, lama_table, mlama_table
 
+        from xlmk.degenerate import probe_notes
+        from xlmk.tables import model_label
+
         probe_rows = [r for r in rows if r.stage == "probe"]
         notes = version_conflicts(probe_rows)
+        zero = probe_notes(probe_rows, model_label)
         if "lama" in probe_wanted:
-            tables.append(_from_rich(lama_table(probe_rows), notes))
+            tables.append(_from_rich(lama_table(probe_rows), notes + [z for z in zero if ": LAMA " in z]))
         if "mlama" in probe_wanted:
-            tables.append(_from_rich(mlama_table(probe_rows), notes))
+            tables.append(_from_rich(mlama_table(probe_rows), notes + [z for z in zero if ": MLAMA " in z]))
         if {"xep", "xor"} & set(probe_wanted):
             tables.append(_from_rich(knowledge_table(probe_rows), notes))
     return tables

@@ -138,7 +138,10 @@ def accuracy(gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
     if not gold:
         raise DataError("no examples to score")
     right = sum(g == p for g, p in zip(gold, predicted))
-    return {"accuracy": 100.0 * right / len(gold), "n": len(gold)}
+    # what a table needs to tell a constant predictor, or a score at the majority-class rate, from learning
+    majority = max(Counter(gold).values())
+    return {"accuracy": 100.0 * right / len(gold), "n": len(gold), "predicted_classes": len(set(predicted)),
+            "majority_baseline": 100.0 * majority / len(gold)}
 
 
 # ---------------------------------------------------------------- NER
