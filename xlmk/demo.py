@@ -22,7 +22,7 @@ EVALUATIONS = [Evaluation("probe", "lama"), Evaluation("probe", "xep"), Evaluati
 def demo(out: str | Path = "runs/demo", *, steps: int | None = None, log: Callable[[str], None] = print) -> str:
     """Run the demo into `out`; returns the printed report."""
     from xlmk.modelcard import write_card
-    from xlmk.report import report
+    from xlmk.report import report, write_curves
     from xlmk.sample_world.knowledge import build_sample_knowledge
 
     out = Path(out)
@@ -42,4 +42,5 @@ def demo(out: str | Path = "runs/demo", *, steps: int | None = None, log: Callab
         write_card(model.resolve(), search=[out / "eval" / name])  # the model card now lists its results
     log("== 5/5 comparison")
     text = report([out / "eval"], plot=out / "plots")
+    text += "".join(f"plot: {p}\n" for p in write_curves([out / "pretrain"], out / "plots"))
     return text
