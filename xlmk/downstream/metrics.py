@@ -144,6 +144,20 @@ def accuracy(gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
             "majority_baseline": 100.0 * majority / len(gold)}
 
 
+def class_report(gold: Sequence[Any], predicted: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:
+    """Per-class precision, recall, F1 and support (×100) and their macro F1, by scikit-learn: the
+    breakdown that tells a constant or one-sided classifier from one that learnt every class."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if len(gold) != len(predicted):
+        raise DataError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    p, r, f, support = precision_recall_fscore_support(list(gold), list(predicted), labels=list(labels),
+                                                       average=None, zero_division=0)
+    per_class = {str(label): {"precision": 100 * float(p[i]), "recall": 100 * float(r[i]), "f1": 100 * float(f[i]),
+                              "support": int(support[i])} for i, label in enumerate(labels)}
+    return {"macro_f1": 100 * float(sum(f)) / len(labels), "per_class": per_class}
+
+
 # ---------------------------------------------------------------- NER
 def _split_tag(tag: str) -> tuple[str, str]:
     """(prefix, type) as conlleval and seqeval read a tag: 'B-PER' -> ('B', 'PER'), 'O' -> ('O', '_')."""
