@@ -100,8 +100,8 @@ def plot_languages(rows: Iterable[ResultRow], task: str, out: str | Path, *, spl
     ax.set_ylim(0, top * 1.12 + 1e-9 if top > 0 else 1)
     ax.set_ylabel(f"{metric} ({split})")
     n_seeds = sorted({len(v) for v in data.values()})
-    ax.set_title(f"{task}: {metric} per language (mean over {'/'.join(map(str, n_seeds))} seeds"
-                 f"{', bars: std' if max(n_seeds) > 1 else ''})")
+    ax.set_title(f"{task}: {metric} per language (mean over {'/'.join(map(str, n_seeds))} "
+                 f"seed{'s' if max(n_seeds) > 1 else ''}{', bars: std' if max(n_seeds) > 1 else ''})")
     ax.legend(seen.values(), seen.keys(), fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False)
     return _save(plt, fig, out)
@@ -179,6 +179,11 @@ def plot_finetune_curves(run_dir: str | Path, out: str | Path, *, label: str | N
         loss_ax.plot(epochs, [ln["train_loss"] for ln in lines], marker="o", color=f"C{i}", label=seed)
         dev = [statistics.fmean(s[metric] for s in ln["dev"].values() if metric in s) for ln in lines]
         dev_ax.plot(epochs, dev, marker="o", color=f"C{i}", label=seed)
+    bases = [s["majority_baseline"] for lines in histories.values() for ln in lines for s in ln["dev"].values()
+             if isinstance(s.get("majority_baseline"), (int, float))]
+    if bases:
+        base = statistics.fmean(bases)
+        dev_ax.axhline(base, color="black", linestyle="--", linewidth=1, label=f"majority class ({base:.1f})")
     for ax, title in ((loss_ax, "train loss"), (dev_ax, f"dev {metric} (mean over languages)")):
         ax.set_xlabel("epoch")
         ax.set_title(title)
