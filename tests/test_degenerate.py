@@ -6,7 +6,7 @@ from xlmk.degenerate import classifier_verdict
 from xlmk.downstream.metrics import accuracy
 from xlmk.report import build_tables
 from xlmk.results import ResultRow
-from xlmk.tables import finetune_table
+from xlmk.tables import ablation_table, finetune_table
 
 
 def test_accuracy_reports_what_the_flags_need():
@@ -32,6 +32,8 @@ def test_finetune_table_marks_constant_and_chance_models():
     notes = " ".join(table.notes)
     assert "const: every prediction is one class, in all 4 language/seed results" in notes
     assert "chance: accuracy 33.5 is within two standard errors" in notes and "learnt" not in notes
+    ablation = {r[0]: r[-1] for r in ablation_table(rows).rows}
+    assert ablation == {"chance": "33.5 [at chance]", "const": "33.3 [constant predictor]", "learnt": "54.5"}
 
 
 def test_verdict_needs_the_counts_and_weighs_by_examples():

@@ -37,7 +37,7 @@ def test_card_lists_rows_about_this_model_found_beside_it(model_copy, tmp_path):
     append_rows(other, [ResultRow(name="xor", language="en", value=12.5, **common),
                         ResultRow(name="xor", language="en", value=99.0, **{**common, "model": "x", "model_hash": "0"})])
     card = render_card(model_copy, search=[other])
-    assert "| probe | xep | test | accuracy | 25.00 | 2 languages, seeds 1 | abababababab |" in card
+    assert "| probe | xep | test | accuracy | 25.00 | 2 languages, seed 1 | abababababab |" in card
     assert "| probe | xor | test | accuracy | 12.50 |" in card and "99.00" not in card
 
 

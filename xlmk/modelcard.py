@@ -129,7 +129,14 @@ def result_rows(model_dir: Path, search: Iterable[str | Path] = ()) -> list[Any]
 
 
 def _results_table(rows: list[Any]) -> list[str]:
-    """One line per (stage, name, split, metric, protocol): the mean over languages and seeds."""
+    """One line per (stage, name, split, metric, protocol): the mean over languages and seeds. Dev numbers
+    are left out where test numbers exist, and XTREME's en-dev protocol where XGLUE's is there."""
+    import hashlib
+
+    keys = {(r.stage, r.name, r.split, r.metric, r.protocol) for r in rows}
+    rows = [r for r in rows
+            if not (r.split == "dev" and (r.stage, r.name, "test", r.metric, r.protocol) in keys)
+            and not (r.protocol == "xtreme-en-dev" and (r.stage, r.name, r.split, r.metric, "xglue-avg-dev") in keys)]
     groups: dict[tuple, list[Any]] = {}
     for r in rows:
         groups.setdefault((r.stage, r.name, r.split, r.metric, r.protocol or ""), []).append(r)
@@ -138,10 +145,13 @@ def _results_table(rows: list[Any]) -> list[str]:
         value = sum(r.value for r in group) / len(group)
         langs = sorted({r.language for r in group if r.language})
         seeds = sorted({r.seed for r in group if r.seed is not None})
-        over = ", ".join(x for x in (f"{len(langs)} languages" if langs else "",
-                                     f"seeds {','.join(map(str, seeds))}" if seeds else "", protocol) if x)
-        hashes = sorted({r.data_hash[:12] for r in group if r.data_hash})
-        lines.append(f"| {stage} | {name} | {split} | {metric} | {value:.2f} | {over or '-'} | {' '.join(hashes) or '-'} |")
+        over = ", ".join(x for x in (f"{len(langs)} language{'s' if len(langs) > 1 else ''}" if langs else "",
+                                     f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}" if seeds else "",
+                                     protocol) if x)
+        hashes = sorted({r.data_hash for r in group if r.data_hash})
+        # several evaluation files (one per language): one hash over theirs
+        digest = hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest() if hashes else ""
+        lines.append(f"| {stage} | {name} | {split} | {metric} | {value:.2f} | {over or '-'} | {digest[:12] or '-'} |")
     return lines
 
 
@@ -205,7 +215,7 @@ def render_card(model_dir: str | Path, *, search: Iterable[str | Path] = (), bas
         commits = sorted({r.git_commit for r in rows if r.git_commit})
         out += _results_table(rows) + ["", f"From {len(rows)} result rows (`results.jsonl`; xlmk commit "
                                           f"{', '.join(c[:12] for c in commits) or 'unknown'}). "
-                                          "`xlmk results DIR` prints the full tables.", ""]
+                                          "A data hash over several files is the sha256 of their hashes; `xlmk results DIR` prints the full tables.", ""]
     else:
         out += ["No result rows found beside this model yet: run `xlmk probe …` / `xlmk finetune …` and "
                 "`xlmk push --results RUN_DIR` to include them.", ""]

@@ -185,9 +185,14 @@ def ablation_table(rows: Iterable[ResultRow], *, split: str = "test") -> Table:
                 values[r.seed][r.language] = r.value
             langs = sorted({r.language for r in sub if r.language})
             try:
-                cells.append(_fmt(summarise_seeds(values, langs).avg["Avg"]) if langs else "-")
+                cell = _fmt(summarise_seeds(values, langs).avg["Avg"]) if langs else "-"
             except ValueError:
-                cells.append("-")
+                cell = "-"
+            verdict = classifier_verdict(sub) if cell != "-" else None
+            if verdict is not None:
+                cell += f" [{verdict[0]}]"
+                table.notes.append(f"{model} {task}: {verdict[1]}")
+            cells.append(cell)
         table.rows.append([model, *cells])
     return table
 

@@ -32,4 +32,4 @@ def test_tensorboard_gets_each_epochs_loss_and_dev_scores(realdata, small_model,
         pytest.approx([h["dev"]["dev-de"]["accuracy"] for h in history], rel=1e-6)
     card = (out / "seed-1/model/README.md").read_text()
     assert f"base_model: {small_model}" in card and f"fine-tuned from: `{small_model}`" in card
-    assert "| finetune | xnli | test | accuracy |" in card and "2 languages, seeds 1, xglue-avg-dev" in card
+    assert "| finetune | xnli | test | accuracy |" in card and "2 languages, seed 1, xglue-avg-dev" in card
