@@ -66,6 +66,19 @@ def test_language_bars_have_seed_error_bars_a_chance_line_and_mark_missing(tmp_p
     legend = ax.get_legend()
     assert legend is not None and legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # outside the axes
     assert "majority class (33.3)" in [t.get_text() for t in legend.get_texts()]
+    assert "xlmk-tiny" in [t.get_text() for t in legend.get_texts()]  # learnt: no mark
+
+
+def test_a_constant_model_is_named_so_in_the_legend(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    rows = [r.model_copy(update={"value": 33.3, "extra": {"majority_baseline": 33.3, "predicted_classes": 1}})
+            for r in _rows() if r.model_name == "xlmk-tiny"]
+    kept = {}
+    monkeypatch.setattr(plt, "close", lambda fig: kept.setdefault("fig", fig))
+    plot_languages(rows, "xnli", tmp_path / "xnli.png")
+    texts = [t.get_text() for t in kept["fig"].axes[0].get_legend().get_texts()]
+    assert "xlmk-tiny [constant predictor]" in texts
 
 
 def test_sweep_points_carry_seed_std_and_the_plot_has_error_bars(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from xlmk.degenerate import classifier_verdict
 from xlmk.results import ResultRow
 from xlmk.tables import FINETUNE_METRICS, _languages, model_label
 
@@ -57,8 +58,12 @@ def plot_languages(rows: Iterable[ResultRow], task: str, out: str | Path, *, spl
         raise ValueError(f"no {task} {metric} rows on {split} to plot")
     langs = _languages(rows, task)
     data: dict[str, dict[int | None, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    by_model: dict[str, list[ResultRow]] = defaultdict(list)
     for r in rows:
         data[model_label(r)][r.seed][r.language] = r.value
+        by_model[model_label(r)].append(r)
+    # the legend says what the tables say of a constant or at-chance model
+    names = {m: f"{m} [{v[0]}]" if (v := classifier_verdict(group)) else m for m, group in by_model.items()}
     baselines = [r.extra["majority_baseline"] for r in rows if isinstance(r.extra.get("majority_baseline"), (int, float))]
 
     plt = _pyplot()
@@ -81,7 +86,7 @@ def plot_languages(rows: Iterable[ResultRow], task: str, out: str | Path, *, spl
                 ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color=MISSING_COLOR)
                 continue
             mean, err = statistics.fmean(values), _std(values)
-            ax.bar(x, mean, width=width, color=f"C{i}", label=None if labelled else model,
+            ax.bar(x, mean, width=width, color=f"C{i}", label=None if labelled else names[model],
                    yerr=err if len(values) > 1 else None, capsize=2, error_kw={"elinewidth": 0.8},
                    edgecolor="black" if lang == "Avg" else None, linewidth=0.8)
             labelled = True
@@ -153,11 +158,17 @@ def plot_pretrain_curves(runs: Mapping[str, str | Path], out: str | Path) -> Pat
             ax = axes[row][col]
             for i, (name, lines) in enumerate(sorted(logs.items())):
                 pts = [(ln["step"], ln[key]) for ln in lines if isinstance(ln.get(key), (int, float))]
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=f"C{i}", label=name, linewidth=1)
+                if pts:  # markers when there are few points: a single one is otherwise invisible
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], color=f"C{i}", label=name, linewidth=1,
+                            marker="o" if len(pts) <= 30 else None, markersize=3)
             ax.set_title(f"{task} {label}")
             ax.set_xlabel("step")
-    axes[0][-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    seen: dict[str, object] = {}
+    for ax in axes.flat:  # a run without some objective still gets its legend entry
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(name, handle)
+    axes[0][-1].legend(list(seen.values()), list(seen), fontsize="small", loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.suptitle("pre-training curves (metrics.jsonl)")
     return _save(plt, fig, out)
 
