@@ -73,6 +73,11 @@ def test_settings_from_the_environment(monkeypatch):
     assert log_every() == (30.0, 100)
     monkeypatch.setenv("XLMK_LOG_EVERY", "15s")
     assert log_every() == (15.0, 0)
+    monkeypatch.setenv("XLMK_LOG_FORMAT", "plain")
+    monkeypatch.setenv("RANK", "1")  # a second process under a launcher says nothing
+    assert not isinstance(make_progress(), LineProgress) and make_progress().disable
+    monkeypatch.setenv("RANK", "0")
+    assert isinstance(make_progress(), LineProgress)
     monkeypatch.setenv("XLMK_LOG_EVERY", "often")
     with pytest.raises(ConfigError, match="XLMK_LOG_EVERY='often'"):
         log_every()

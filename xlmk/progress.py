@@ -4,7 +4,8 @@
 plain lines otherwise; `rich`, `plain`, `json`), which `xlmk --log-format` sets. Off a terminal (SLURM,
 nohup, `| tee`) a line goes to stderr when a task starts, every `XLMK_LOG_EVERY` (`30s` by default, or
 `100steps` for training loops, which post `metrics`), and when it ends: step, the task's live info (loss terms, tokens/s), rate and ETA.
-`XLMK_QUIET=1` silences all of it. Stages only call `add_task`/`update`/`advance`/`remove_task`.
+`XLMK_QUIET=1` silences all of it, as does being any process but the first under a launcher. Stages
+only call `add_task`/`update`/`advance`/`remove_task`.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class InfoColumn(ProgressColumn):
 
 
 def quiet() -> bool:
-    return os.environ.get("XLMK_QUIET", "") == "1"
+    # under a launcher only the first process reports, or a log file holds every line once per process
+    return os.environ.get("XLMK_QUIET", "") == "1" or os.environ.get("RANK", "0") != "0"
 
 
 def log_format() -> str:
