@@ -3,7 +3,8 @@
 `make_progress()` picks the display from `XLMK_LOG_FORMAT` (`auto`: bars when stderr is a terminal,
 plain lines otherwise; `rich`, `plain`, `json`), which `xlmk --log-format` sets. Off a terminal (SLURM,
 nohup, `| tee`) a line goes to stderr when a task starts, every `XLMK_LOG_EVERY` (`30s` by default, or
-`100steps` for training loops, which post `metrics`), and when it ends: step, the task's live info (loss terms, tokens/s), rate and ETA.
+`100steps` for training loops, which post `metrics`), and when it ends: step, the task's live info (loss
+terms, tokens/s), rate and ETA.
 `XLMK_QUIET=1` silences all of it, as does being any process but the first under a launcher. Stages
 only call `add_task`/`update`/`advance`/`remove_task`.
 """
