@@ -1,15 +1,15 @@
 """The Python API: the same functions the CLI calls, taking recipe objects or names.
 
-    import xlmk
-    recipe = xlmk.load_recipe("xlmk-tiny", ["queue.size=256"])        # a validated PretrainRecipe
-    run = xlmk.pretrain(recipe)                                        # PretrainResult (model_dir, metrics)
-    probed = xlmk.probe("xep-tiny", model=run.model_dir)               # ProbeResult (rows, coverage)
-    tuned = xlmk.finetune("xnli-tiny", model=run.model_dir, seeds=[1, 2])  # FinetuneResult (rows, summary)
-    for table in xlmk.results([probed.out_dir, tuned.run_dir]):        # Tables 1-5, 7 as data
+    from xlmk import api
+    recipe = api.load_recipe("xlmk-tiny", ["queue.size=256"])         # a validated PretrainRecipe
+    run = api.pretrain(recipe)                                         # PretrainResult (model_dir, metrics)
+    probed = api.probe("xep-tiny", model=run.model_dir)                # ProbeResult (rows, coverage)
+    tuned = api.finetune("xnli-tiny", model=run.model_dir, seeds=[1, 2])  # FinetuneResult (rows, summary)
+    for table in api.results([probed.out_dir, tuned.run_dir]):         # Tables 1-5, 7 as data
         print(table.title, table.columns, table.rows)
 
-`xlmk.pretrain`, `xlmk.probe` and `xlmk.results` are also the subpackages/modules of those names: calling
-them calls the functions below.
+These are plain functions. `xlmk.pretrain`, `xlmk.probe` and `xlmk.results` are the subpackages and
+module of those names, so the API is reached as `xlmk.api.*` (or `from xlmk.api import pretrain`).
 """
 from __future__ import annotations
 
@@ -73,17 +73,3 @@ def results(runs: Sequence[str | Path], tasks: Iterable[str] | None = None, *, s
     from xlmk.results import read_rows
 
     return build_tables(read_rows(runs), tasks, split=split)
-
-
-def make_callable(module_name: str, function: Any) -> None:
-    """Let `xlmk.<module_name>(...)` call `function` while it stays the module (for `xlmk.pretrain` & co.)."""
-    import sys
-    import types
-
-    module = sys.modules[module_name]
-
-    class _CallableModule(types.ModuleType):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            return function(*args, **kwargs)
-
-    module.__class__ = _CallableModule

@@ -1,14 +1,15 @@
-"""The component registry: one discriminated union per family, one config class per kind.
+"""The general component families: one discriminated union per family, one config class per kind.
 
 Adding a component = one class here (fields with descriptions and a `build()`) + one line in its
 family's union. User code plugs in through the `custom` kind of each family, which names
 `package.module:attr` and is imported only when built; nothing registers itself on import.
-Heavy libraries (torch, transformers) are imported inside `build()`.
+Heavy libraries (torch, transformers) are imported inside `build()`. This module imports no stage;
+`xlmk.registry` lists these families beside the stages' task and probe specs.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field
 
@@ -225,31 +226,3 @@ class CustomDataset(_Custom):
 
 DatasetSpec = Annotated[Union[KnowledgeDir, SampleKnowledge, TextCorpus, SampleCorpus, CustomDataset],
                         Field(discriminator="kind")]
-
-
-# ---------------------------------------------------------------- the registry
-from xlmk.downstream.specs import TaskSpec  # noqa: E402 - stage specs are families too
-from xlmk.probe.specs import ProbeSpec  # noqa: E402
-
-FAMILIES: dict[str, tuple[str, Any]] = {
-    "encoder": ("The network being pre-trained, probed or fine-tuned.", Encoder),
-    "head": ("Projections of encoder states into the contrastive space.", Head),
-    "queue": ("The candidate list of negatives (Appendix C).", Queue),
-    "loss": ("Objectives of the knowledge tasks.", Loss),
-    "dataset": ("Where training text and knowledge come from.", DatasetSpec),
-    "task": ("Fine-tuning tasks (xlmk finetune): data layout, languages, sequence lengths.", TaskSpec),
-    "probe": ("Probes (xlmk probe): LAMA, mLAMA, XEP, XOR.", ProbeSpec),
-}
-
-
-def family_members(family: str) -> list[type[StrictModel]]:
-    if family not in FAMILIES:
-        from xlmk.config import _suggest
-
-        raise ConfigError(f"unknown family {family!r}{_suggest(family, FAMILIES)} (families: {', '.join(FAMILIES)})")
-    union = get_args(FAMILIES[family][1])[0]
-    return list(get_args(union))
-
-
-def kind_of(member: type[StrictModel]) -> str:
-    return get_args(member.model_fields["kind"].annotation)[0]

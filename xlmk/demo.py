@@ -21,7 +21,8 @@ EVALUATIONS = [Evaluation("probe", "lama"), Evaluation("probe", "xep"), Evaluati
 
 def demo(out: str | Path = "runs/demo", *, steps: int | None = None, log: Callable[[str], None] = print) -> str:
     """Run the demo into `out`; returns the printed report."""
-    from xlmk.report import report
+    from xlmk.modelcard import write_card
+    from xlmk.report import report, write_curves
     from xlmk.sample_world.knowledge import build_sample_knowledge
 
     out = Path(out)
@@ -38,6 +39,8 @@ def demo(out: str | Path = "runs/demo", *, steps: int | None = None, log: Callab
     for name, model in models.items():
         log(f"== 3-4/5 probing and fine-tuning {name}")
         evaluate_all(out / "eval" / name, model, name, EVALUATIONS, tiny=True, knowledge=kdir, log=log)
+        write_card(model.resolve(), search=[out / "eval" / name])  # the model card now lists its results
     log("== 5/5 comparison")
     text = report([out / "eval"], plot=out / "plots")
+    text += "".join(f"plot: {p}\n" for p in write_curves([out / "pretrain"], out / "plots"))
     return text

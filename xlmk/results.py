@@ -113,14 +113,3 @@ def read_rows(paths: Iterable[str | Path]) -> list[ResultRow]:
                         key = ".".join(str(x) for x in first["loc"])
                         raise DataError(f"invalid result row: {key}: {first['msg']}", path=f, line=i) from None
     return rows
-
-
-def _call(runs, tasks=None, *, split: str = "test"):
-    from xlmk.api import results
-
-    return results(runs, tasks, split=split)
-
-
-from xlmk.api import make_callable  # noqa: E402 - `xlmk.results(runs)` returns the tables of those runs
-
-make_callable(__name__, _call)

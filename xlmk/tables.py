@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from xlmk.degenerate import classifier_verdict
 from xlmk.results import ResultRow
 
 XGLUE = "xglue-avg-dev"  # epoch chosen by the mean dev score over all languages, as the paper
@@ -141,6 +142,10 @@ def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test",
         if not summaries:
             continue
         label = model if len(groups) == len({k[0] for k in groups}) else f"{model} (v{vkey[0]})"
+        verdict = classifier_verdict(group)
+        if verdict is not None:  # a number that measures nothing says so where it is read
+            label = f"{label} [{verdict[0]}]"
+            table.notes.append(f"{model}: {verdict[1]}")
         first = summaries[metrics[0]]
         n = len(first.per_seed)
         for kind in ("avg", "max") if n > 1 else ("avg",):
@@ -180,9 +185,14 @@ def ablation_table(rows: Iterable[ResultRow], *, split: str = "test") -> Table:
                 values[r.seed][r.language] = r.value
             langs = sorted({r.language for r in sub if r.language})
             try:
-                cells.append(_fmt(summarise_seeds(values, langs).avg["Avg"]) if langs else "-")
+                cell = _fmt(summarise_seeds(values, langs).avg["Avg"]) if langs else "-"
             except ValueError:
-                cells.append("-")
+                cell = "-"
+            verdict = classifier_verdict(sub) if cell != "-" else None
+            if verdict is not None:
+                cell += f" [{verdict[0]}]"
+                table.notes.append(f"{model} {task}: {verdict[1]}")
+            cells.append(cell)
         table.rows.append([model, *cells])
     return table
 

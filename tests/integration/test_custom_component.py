@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import xlmk
+from xlmk import api
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = ["optim.max_steps=4", "optim.warmup_steps=1", "batch.effective_size=8", "batch.micro_size=8",
@@ -21,17 +21,17 @@ def first_mep_loss(run_dir: Path) -> float:
 @pytest.mark.slow
 def test_custom_loss_is_used_and_compared(tmp_path, monkeypatch, xlmk_cache):
     monkeypatch.syspath_prepend(str(ROOT / "examples"))
-    custom = xlmk.load_recipe(ROOT / "examples" / "mep-bidirectional-tiny.yaml", SHORT)
+    custom = api.load_recipe(ROOT / "examples" / "mep-bidirectional-tiny.yaml", SHORT)
     assert custom.loss.kind == "custom" and custom.loss.options["reverse_weight"] == 1.0
-    stock = xlmk.load_recipe("mep-tiny", SHORT)
+    stock = api.load_recipe("mep-tiny", SHORT)
     runs = {}
     for name, recipe in (("stock", stock), ("bidirectional", custom)):
-        runs[name] = xlmk.pretrain(recipe, output_dir=tmp_path / name)
+        runs[name] = api.pretrain(recipe, output_dir=tmp_path / name)
     # same seed, same first batch: the forward term is identical, the custom loss adds the reverse one
     assert first_mep_loss(runs["bidirectional"].run_dir) > first_mep_loss(runs["stock"].run_dir) + 0.1
-    probed = [xlmk.probe("xep-tiny", model=r.model_dir, overrides=["probe.queries_per_language=5", "probe.candidates=64"],
+    probed = [api.probe("xep-tiny", model=r.model_dir, overrides=["probe.queries_per_language=5", "probe.candidates=64"],
                          out_dir=tmp_path / f"xep-{name}", model_label=name) for name, r in runs.items()]
-    tables = xlmk.results([p.out_dir for p in probed], ["xep"])
+    tables = api.results([p.out_dir for p in probed], ["xep"])
     assert len(tables) == 1
     header = " ".join(tables[0].columns)
     assert "stock" in header and "bidirectional" in header

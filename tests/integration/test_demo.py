@@ -16,8 +16,11 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, xlmk_cache):
         assert model in text
         for ev in EVALUATIONS:
             assert (tmp_path / "demo" / "eval" / model / f"{ev.stage}-{ev.name}" / "results.jsonl").is_file()
-    assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == [
-        "mlqa-languages.png", "panx-languages.png", "xnli-languages.png"]
+    curves = [f"finetune-curves-{m}-finetune-{ev.name}.png" for m in MODELS for ev in EVALUATIONS if ev.stage == "finetune"]
+    assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == sorted(
+        ["mlqa-languages.png", "panx-languages.png", "xnli-languages.png", "pretrain-curves.png"] + curves)
+    card = (tmp_path / "demo" / "pretrain" / "xlmk-tiny" / "final" / "README.md").read_text()
+    assert "| finetune | xnli | test | accuracy |" in card and "| probe | xep |" in card
     assert (tmp_path / "demo" / "knowledge" / "manifest.json").is_file()
     logs.clear()
     again = demo(tmp_path / "demo", steps=10, log=logs.append)

@@ -82,12 +82,12 @@ def test_xlmk_tiny_learns_what_mlm_only_tiny_does_not(tmp_path, xlmk_cache, one_
         assert full[probe]["accuracy"] > 2.5 * full[probe]["chance"], (probe, full[probe])
         assert full[probe]["accuracy"] > plain[probe]["accuracy"] + 0.05, (probe, full[probe], plain[probe])
     # and the 512-candidate XEP/XOR probes (Appendix B) on the two final models agree
-    import xlmk
+    from xlmk import api
 
     probe_acc = {}
     for name in ("xlmk-tiny", "mlm-only-tiny"):
         for p in ("xep", "xor"):
-            result = xlmk.probe(f"{p}-tiny", model=tmp_path / name / "final", out_dir=tmp_path / f"{p}-{name}",
+            result = api.probe(f"{p}-tiny", model=tmp_path / name / "final", out_dir=tmp_path / f"{p}-{name}",
                                 overrides=["probe.queries_per_language=100", "probe.candidates=1024"], model_label=name)
             avg = [r for r in result.rows if r.metric == "accuracy" and r.language is None]
             probe_acc[(name, p)] = avg[0].value

@@ -32,11 +32,14 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, comma-separated (the paper: 1,2,3,4)."),
         set_: List[str] = typer.Option([], "--set", help="Recipe override, e.g. --set optim.lr=1e-5 (repeatable)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run directory (results.jsonl, summary.json, seed-N/)."),
+        report_to: Optional[str] = typer.Option(None, "--report-to", help="Experiment tracker: tensorboard, wandb or none "
+                                                                         "(sets run.report_to)."),
     ) -> None:
         """Fine-tune on English, select the epoch on dev of all languages, score test in every language."""
         from xlmk.downstream.report import print_summary
         from xlmk.downstream.run import finetune as run
 
+        overrides = (*set_, f"run.report_to={report_to}") if report_to is not None else tuple(set_)
         result = run(task, model=model, data=data, languages=_csv(languages),
-                     seeds=_seeds(seeds), overrides=tuple(set_), out=out)
+                     seeds=_seeds(seeds), overrides=overrides, out=out)
         print_summary(result.summary, result.run_dir)

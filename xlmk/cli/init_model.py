@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="Seed of the initial weights."),
     ) -> None:
         """Build a randomly initialised XLMRobertaForMaskedLM that every AutoModel* loads offline."""
+        from xlmk.modelcard import write_card
         from xlmk.modeling import init_model as build
 
         path = build(out, size=size, tokenizer=tokenizer, seed=seed)  # type: ignore[arg-type]
+        write_card(path)
         typer.echo(f"wrote {path}")

@@ -18,6 +18,8 @@ def pretrain_command(
     set_: List[str] = typer.Option([], "--set", help="Override, e.g. --set optim.lr=1e-4 (repeatable)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="A run directory (its newest checkpoint) or one checkpoint."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory; default: the recipe's run.output_dir."),
+    report_to: Optional[str] = typer.Option(None, "--report-to", help="Experiment tracker: tensorboard, wandb or none "
+                                                                     "(sets run.report_to)."),
 ) -> None:
     """Pre-train with a recipe; checkpoints, metrics.jsonl and the final model go to the run directory."""
     from xlmk.errors import ConfigError
@@ -25,6 +27,8 @@ def pretrain_command(
 
     if recipe is None and resume is None:
         raise ConfigError("give --recipe NAME (e.g. --recipe xlmk-tiny) or --resume RUN_DIR")
+    if report_to is not None:
+        set_ = [*set_, f"run.report_to={report_to}"]
     result = pretrain(recipe, overrides=set_, resume=resume, output_dir=out)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, one process reports
         return
@@ -51,7 +55,8 @@ def main() -> None:
 
     from xlmk.errors import XlmkError
 
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
     app.command()(pretrain_command)
     try:
         app()

@@ -20,7 +20,7 @@ def _default(field: Any) -> str:
 
 
 def registry_data(family: str | None = None) -> dict[str, Any]:
-    from xlmk.components import FAMILIES, family_members, kind_of
+    from xlmk.registry import FAMILIES, family_members, kind_of
 
     out: dict[str, Any] = {}
     for fam in [family] if family else list(FAMILIES):

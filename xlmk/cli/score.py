@@ -26,5 +26,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
             return
         scores = result["scores"]
-        shown = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items())
+        shown = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()
+                          if not isinstance(v, dict))
         typer.echo(f"{task} {result['language'] or ''}: {shown}".replace("  ", " "))
+        for label, s in scores.get("per_class", {}).items():
+            typer.echo(f"  {label}: precision {s['precision']:.2f}, recall {s['recall']:.2f}, f1 {s['f1']:.2f}, "
+                       f"support {s['support']}")

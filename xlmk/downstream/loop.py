@@ -220,7 +220,9 @@ def fit(task: Task, recipe: Any, model_path: str, tokenizer: Any, seed: int, acc
                 if step % run.log_every == 0:
                     _check_finite(loss_sum, loss_n, seed, epoch, step)
                     if bar is not None:
-                        progress.update(bar, info=f"epoch {epoch} loss {loss_sum.item() / loss_n:.4f}")
+                        mean_loss = loss_sum.item() / loss_n
+                        progress.update(bar, info=f"epoch {epoch} loss {mean_loss:.4f}",
+                                        metrics={"epoch": epoch, "step": step, "train_loss": mean_loss})
             if bar is not None:
                 progress.advance(bar)
         _check_finite(loss_sum, loss_n, seed, epoch, step)

@@ -138,7 +138,24 @@ def accuracy(gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
     if not gold:
         raise DataError("no examples to score")
     right = sum(g == p for g, p in zip(gold, predicted))
-    return {"accuracy": 100.0 * right / len(gold), "n": len(gold)}
+    # what a table needs to tell a constant predictor, or a score at the majority-class rate, from learning
+    majority = max(Counter(gold).values())
+    return {"accuracy": 100.0 * right / len(gold), "n": len(gold), "predicted_classes": len(set(predicted)),
+            "majority_baseline": 100.0 * majority / len(gold)}
+
+
+def class_report(gold: Sequence[Any], predicted: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:
+    """Per-class precision, recall, F1 and support (×100) and their macro F1, by scikit-learn: the
+    breakdown that tells a constant or one-sided classifier from one that learnt every class."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if len(gold) != len(predicted):
+        raise DataError(f"{len(gold)} gold labels but {len(predicted)} predictions")
+    p, r, f, support = precision_recall_fscore_support(list(gold), list(predicted), labels=list(labels),
+                                                       average=None, zero_division=0)
+    per_class = {str(label): {"precision": 100 * float(p[i]), "recall": 100 * float(r[i]), "f1": 100 * float(f[i]),
+                              "support": int(support[i])} for i, label in enumerate(labels)}
+    return {"macro_f1": 100 * float(sum(f)) / len(labels), "per_class": per_class}
 
 
 # ---------------------------------------------------------------- NER

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from xlmk.components import Encoder, HFMaskedLM
 from xlmk.config import Beta, Seed, StrictModel
 from xlmk.downstream.specs import TaskSpec
+from xlmk.tracking import ReportTo
 
 PROTOCOLS = ("xglue-avg-dev", "xtreme-en-dev")
 
@@ -58,6 +59,8 @@ class Run(StrictModel):
     cpu: bool = Field(False, description="Run on CPU even when a GPU is present.")
     output_dir: str = Field("runs/finetune", description="Run directory when --out is not given.")
     log_every: int = Field(50, ge=1, description="Optimizer steps between loss lines in the history.")
+    report_to: ReportTo = Field("none", description="Experiment tracker for each epoch's train loss and dev scores: "
+                                                   "tensorboard, wandb (offline unless WANDB_MODE/WANDB_API_KEY) or none.")
 
 
 class FinetuneRecipe(StrictModel):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xlmk import tracking
 from xlmk.downstream.recipe import FinetuneRecipe
 from xlmk.downstream.scoring import score  # noqa: F401 - `xlmk score` and the Python API call it from here
 from xlmk.downstream.selection import AVG, check_protocols, seed_statistics, with_average
@@ -81,6 +82,7 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     from xlmk.config import recipe_to_yaml
     from xlmk.downstream.loop import accumulation_steps
     from xlmk.io import atomic_write_text
+    from xlmk.modeling import check_model_location
     from xlmk.progress import make_progress
 
     recipe = resolve_recipe(recipe, **choices)
@@ -89,7 +91,9 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     languages = task.languages()
     check_protocols(recipe.selection.protocols, languages, task.train_language)
     task.check_train()
+    tracking.check_available(recipe.run.report_to)
     model_path = model_location(recipe)
+    check_model_location(model_path, where="model")
     _check_model(model_path, recipe)
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
     run_dir = _run_dir(out, recipe, state)
@@ -102,7 +106,9 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
         atomic_write_text(run_dir / "recipe.yaml", resolved)
 
     accelerator = Accelerator(cpu=recipe.run.cpu, mixed_precision=_precision(recipe.run.precision),
-                              gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes))
+                              gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes),
+                              **tracking.accelerator_kwargs(recipe.run.report_to, run_dir))
+    tracking.start(accelerator, recipe.run.report_to, recipe.name, run_dir, recipe.model_dump(mode="json"))
     context = _Context(task, recipe, model_path, languages, run_dir, accelerator)
     rows: list[ResultRow] = []
     outcomes: dict[int, dict] = {}
@@ -117,12 +123,17 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
                 seed_rows = context.seed_rows(outcomes[seed])
                 append_rows(run_dir, seed_rows)
                 rows += seed_rows
+                if (seed_dir / "model" / "config.json").is_file():
+                    from xlmk.modelcard import write_card
+
+                    write_card(seed_dir / "model", base_model=model_path, rows=seed_rows)
     summary = context.summary(outcomes)
     if accelerator.is_main_process:
         from xlmk.io import atomic_write_json
 
         atomic_write_json(run_dir / SUMMARY, summary)
-    if accelerator.num_processes > 1:  # avoids the gloo/NCCL abort at interpreter exit
+    if accelerator.num_processes > 1 or recipe.run.report_to != "none":
+        # avoids the gloo/NCCL abort at interpreter exit, and closes the tracker's files
         accelerator.wait_for_everyone()
         accelerator.end_training()
     return FinetuneResult(run_dir, summary, rows)
@@ -220,6 +231,9 @@ class _Context:
             if self.accelerator.is_main_process:
                 seed_dir.mkdir(parents=True, exist_ok=True)
                 append_text(history_file, json.dumps(record) + "\n")
+                scores = {split: {k: v for k, v in s.items() if k != "n"} for split, s in record["dev"].items()}
+                tracking.log(self.accelerator, self.recipe.run.report_to,
+                             {f"seed-{seed}": {"train_loss": record["train_loss"], **scores}}, step=record["epoch"])
 
         if history_file.exists():
             history_file.unlink()  # an unfinished earlier attempt at this seed
@@ -307,7 +321,9 @@ def _load_tokenizer(model_path: str, _stamp: tuple) -> Any:
     try:
         return AutoTokenizer.from_pretrained(model_path)
     except OSError as exc:
-        raise ConfigError(f"cannot load the tokenizer of model {model_path!r}: {exc}") from None
+        from xlmk.modeling import _not_loadable
+
+        raise _not_loadable(model_path, exc, "the tokenizer of model") from None
 
 
 def _pretrain_recipe(model_path: str) -> tuple[str | None, int | None]:

@@ -61,7 +61,7 @@ def _mlqa(gold: Path, predictions: Path, lang: str | None) -> tuple[str, dict]:
 
 def _xnli(gold: Path, predictions: Path, lang: str | None) -> dict:
     from xlmk.config import load_table
-    from xlmk.downstream.metrics import accuracy
+    from xlmk.downstream.metrics import accuracy, class_report
     from xlmk.downstream.readers import read_nli
 
     table = load_table("finetune_languages")["xnli"]
@@ -80,7 +80,8 @@ def _xnli(gold: Path, predictions: Path, lang: str | None) -> dict:
         raise DataError("expected one label per line", path=predictions)
     if len(pred_rows[None]) != len(rows):
         raise DataError(f"{len(pred_rows[None])} predictions for {len(rows)} gold examples in {gold}", path=predictions)
-    return accuracy([r.label for r in rows], [r.label for r in pred_rows[None]])
+    gold_labels, predicted = [r.label for r in rows], [r.label for r in pred_rows[None]]
+    return {**accuracy(gold_labels, predicted), **class_report(gold_labels, predicted, labels)}
 
 
 def _ner(gold: Path, predictions: Path) -> dict:
@@ -94,10 +95,7 @@ def _ner(gold: Path, predictions: Path) -> dict:
     for i, (a, b) in enumerate(zip(g, p), 1):
         if len(a) != len(b):
             raise DataError(f"sentence {i}: {len(a)} gold tags but {len(b)} predicted", path=predictions)
+    # seqeval gives the numbers; the own chunker (tested to agree with it) counts the entities
     ours, reference = ner_scores(g, p), seqeval_scores(g, p)
-    for key in ("precision", "recall", "f1"):
-        if abs(ours[key] - reference[key]) > 1e-9:
-            raise DataError(f"entity {key}: seqeval {reference[key]} but own chunker {ours[key]}; please report",
-                            path=predictions)
     return {k: float(reference[k]) for k in ("precision", "recall", "f1", "accuracy")} | {
         "n": len(g), "gold_entities": ours["gold_entities"], "predicted_entities": ours["predicted_entities"]}

@@ -1,11 +1,2 @@
-
-from xlmk.api import make_callable as _make_callable  # noqa: E402
-
-
-def _pretrain(*args, **kwargs):
-    from xlmk.api import pretrain
-
-    return pretrain(*args, **kwargs)
-
-
-_make_callable(__name__, _pretrain)  # `xlmk.pretrain(recipe)` runs pre-training
+"""Continued pre-training with the XLM-K objectives (or any recipe of the same parts): `run.pretrain(recipe)`
+runs one; `xlmk pretrain` is its command and `xlmk.api.pretrain` its Python entry point."""

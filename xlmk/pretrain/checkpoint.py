@@ -49,6 +49,9 @@ def save_model_dir(directory: Path, encoder: Any, tokenizer: Any, heads: Any, re
     atomic_write_text(directory / "recipe.yaml", recipe_yaml)
     if metrics is not None and metrics.is_file():
         shutil.copyfile(metrics, directory / "metrics.jsonl")
+    from xlmk.modelcard import write_card
+
+    write_card(directory)
 
 
 def checkpoint_dir(run_dir: Path, step: int) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from xlmk import tracking
 from xlmk.errors import ConfigError, TrainingError
 from xlmk.io import append_text, atomic_dir, atomic_write_text
 from xlmk.pretrain import checkpoint as ckpt_io
@@ -117,7 +118,8 @@ def train(recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, *, resume: Pa
     if recipe.run.precision == "fp16" and not cuda:
         raise ConfigError("run.precision: fp16 needs a CUDA device; use fp32 or bf16 on CPU")
     acc = Accelerator(cpu=not cuda, mixed_precision=PRECISION[recipe.run.precision],
-                      kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)])
+                      kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)],
+                      **tracking.accelerator_kwargs(recipe.run.report_to, run_dir))
     try:
         return _train(acc, recipe, Path(run_dir), recipe_yaml, resume, progress, check_vocab)
     finally:
@@ -186,6 +188,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
         kept = resume / "metrics.jsonl" if resume is not None else None
         atomic_write_text(metrics, kept.read_text(encoding="utf-8") if kept is not None and kept.is_file() else "")
     names = task_names(recipe)
+    tracking.start(acc, recipe.run.report_to, recipe.name, run_dir, recipe.model_dump(mode="json"))
     bar = progress.add_task(f"pretrain {recipe.name}", total=recipe.optim.max_steps, completed=start) \
         if progress is not None and main else None
     sums = torch.zeros(len(names), 3, dtype=torch.float64)  # per task: loss sum, accuracy sum, items
@@ -232,8 +235,9 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
             last["loss"] = sum(inner.weights[n] * last.get(f"{n}_loss", 0.0) for n in names)
             if main:
                 append_text(metrics, json.dumps(last) + "\n")  # a full disk is named, no half line left
+                tracking.log(acc, recipe.run.report_to, last, step)
                 if bar is not None:
-                    progress.update(bar, info=_live(last, names))
+                    progress.update(bar, info=_live(last, names), metrics=last)
             sums.zero_()
             tokens, t_last = 0, now
         if bar is not None:

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from xlmk.components import ContrastiveLoss, DatasetSpec, Encoder, FIFOQueue, Head, HFMaskedLM, Loss, MLPHead, Queue
 from xlmk.config import Beta, Seed, StrictModel
+from xlmk.tracking import ReportTo
 
 
 class MLMTask(StrictModel):
@@ -111,6 +112,8 @@ class Run(StrictModel):
     output_dir: str = Field("runs/pretrain", description="Where checkpoints, metrics and the final model go.")
     heldout_batch: int = Field(32, ge=2, description="Batch size of the in-batch held-out XEP/XOR check (chance = 1/size).")
     heldout_max: int = Field(2048, ge=0, description="At most this many held-out mentions and triples are scored; 0 = no check.")
+    report_to: ReportTo = Field("none", description="Experiment tracker for the metric lines: tensorboard (RUN/<name>/ event "
+                                                   "files), wandb (offline unless WANDB_MODE/WANDB_API_KEY) or none.")
 
 
 class PretrainRecipe(StrictModel):

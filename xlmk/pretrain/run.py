@@ -75,7 +75,10 @@ def pretrain(recipe_or_name: Any = "xlmk", overrides: Iterable[str] = (), resume
         result = train(recipe, run_dir, recipe_yaml, resume=ckpt, progress=progress)
     out = PretrainResult(run_dir=run_dir, model_dir=result.model_dir, step=result.step, metrics=result.last)
     if main:
+        from xlmk.modelcard import write_card
+
         out.heldout = _heldout_rows(recipe, result)
+        write_card(result.model_dir)  # again, now with the run's result rows and data hash
     return out
 
 

@@ -5,14 +5,3 @@ Modules: `specs` (what each probe measures), `recipe`, `lama` (readers and cover
 (batched masked-LM scoring), `cloze` (LAMA/mLAMA metrics), `queries`, `dense`, `xep`, `xor`,
 `metrics`, `table` (the paper's tables from result rows), `run`.
 """
-
-from xlmk.api import make_callable as _make_callable  # noqa: E402
-
-
-def _probe(*args, **kwargs):
-    from xlmk.api import probe
-
-    return probe(*args, **kwargs)
-
-
-_make_callable(__name__, _probe)  # `xlmk.probe("lama", model=...)` runs a probe
