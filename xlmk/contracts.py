@@ -174,12 +174,6 @@ def check_knowledge(kdir: str | Path, needs: Mapping[str, str], *, languages: Se
 
 
 # ---------------------------------------------------------------- model directories
-def looks_like_path(name: str) -> bool:
-    """A local path rather than a hub name ('org/model' has exactly one slash and no leading dot)."""
-    return name.startswith(("/", "./", "../", "~", ".\\")) or name.count("/") > 1 or "\\" in name \
-        or name.endswith(("/", ".safetensors", ".bin"))
-
-
 def check_safetensors(path: Path) -> None:
     """A safetensors file whose header parses and whose size covers every tensor it lists."""
     size = path.stat().st_size
@@ -200,17 +194,12 @@ def check_safetensors(path: Path) -> None:
 
 def check_model_dir(path: str | Path, what: str = "--model") -> Path | None:
     """A local checkpoint directory that can be loaded (None for a hub name, which is not checked)."""
-    text = str(path)
-    p = Path(text).expanduser()
-    if not p.exists():
-        if looks_like_path(text):
-            raise ConfigError(f"{what}: model directory not found: {p}")
-        return None
+    from xlmk.modeling import check_model_location
+
+    check_model_location(path, where=what)  # missing, a file, or a directory without config.json
+    p = Path(str(path)).expanduser()
     if not p.is_dir():
-        raise ConfigError(f"{what}: {p} is a file; give the checkpoint directory that holds config.json")
-    if not (p / "config.json").is_file():
-        raise ConfigError(f"{what}: {p} is not a checkpoint directory (no config.json); a pre-training run "
-                          "writes its model to RUN/final")
+        return None  # a hub id: transformers resolves it
     weights = sorted(p.glob("*.safetensors"))
     if not weights and not any(p.glob("*.bin")):
         raise ConfigError(f"{what}: {p} has no weights (model.safetensors)")

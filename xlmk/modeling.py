@@ -200,12 +200,11 @@ def _not_loadable(path: str, exc: Exception, what: str = "model") -> ConfigError
 def load_masked_lm(path: str, *, tokenizer: str | None = None, attn_implementation: str | None = None,
                    dtype: Any = None) -> tuple[Any, Any]:
     """(AutoModelForMaskedLM, AutoTokenizer) from a hub name or directory; checks the vocabulary fits."""
-    check_model_location(path, where="model")
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     from xlmk.contracts import check_model_dir
 
-    check_model_dir(path, "--model / encoder.path")  # missing, not a checkpoint, truncated weights
+    check_model_dir(path, "model")  # missing, a file, not a checkpoint, truncated weights
     quiet_transformers()
     kwargs: dict[str, Any] = {}
     if attn_implementation:

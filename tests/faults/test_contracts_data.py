@@ -68,9 +68,9 @@ def test_missing_model_path_is_named(tmp_path):
     from xlmk.modeling import load_masked_lm
 
     missing = tmp_path / "runs" / "A" / "final"
-    with pytest.raises(ConfigError, match=f"model directory not found: {missing}$"):
+    with pytest.raises(ConfigError, match=f"model {missing}: no such directory$"):
         load_masked_lm(str(missing))
-    with pytest.raises(ConfigError, match=f"--model: model directory not found: {missing}$"):
+    with pytest.raises(ConfigError, match=f"--model {missing}: no such directory$"):
         finetune("xnli-tiny", out=tmp_path / "run", model=str(missing))
     assert not (tmp_path / "run").exists()
 
@@ -98,9 +98,9 @@ def test_a_file_or_a_folder_without_config_is_not_a_model(tmp_path):
     from xlmk.contracts import check_model_dir
 
     (tmp_path / "weights.bin").write_bytes(b"x")
-    with pytest.raises(ConfigError, match="weights.bin is a file; give the checkpoint directory"):
+    with pytest.raises(ConfigError, match="weights.bin: is a file, not a model directory"):
         check_model_dir(tmp_path / "weights.bin")
-    with pytest.raises(ConfigError, match="is not a checkpoint directory .no config.json."):
+    with pytest.raises(ConfigError, match="not a model directory .no config.json."):
         check_model_dir(tmp_path)
     assert check_model_dir("xlm-roberta-base") is None  # a hub name is left to the hub client
 

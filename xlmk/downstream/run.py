@@ -82,7 +82,6 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     from xlmk.config import recipe_to_yaml
     from xlmk.downstream.loop import accumulation_steps
     from xlmk.io import atomic_write_text
-    from xlmk.modeling import check_model_location
     from xlmk.progress import make_progress
 
     recipe = resolve_recipe(recipe, **choices)
@@ -93,7 +92,6 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     task.check_train()
     tracking.check_available(recipe.run.report_to)
     model_path = model_location(recipe)
-    check_model_location(model_path, where="model")
     _check_model(model_path, recipe)
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
     run_dir = _run_dir(out, recipe, state)
