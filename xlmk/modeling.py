@@ -186,18 +186,40 @@ def check_vocab(model: Any, tokenizer: Any, where: str = "model") -> None:
         raise TrainingError(f"{where}: the tokenizer has no usable mask token")
 
 
+MODEL_HASH_CACHE = ".xlmk-model-hash.json"
+
+
 def model_hash(path: str | Path) -> str | None:
-    """sha256 over a checkpoint's weight and config files (None for a hub name)."""
+    """sha256 over a checkpoint's weight and config files (None for a hub name).
+
+    Kept in `MODEL_HASH_CACHE` inside the directory, keyed by each file's size and modification time,
+    so a model is read in full once however many runs it is evaluated in (a read-only directory is
+    simply hashed every time).
+    """
     import hashlib
 
-    from xlmk.io import sha256_file
+    from xlmk.io import atomic_write_json, sha256_file
 
     p = Path(path)
     if not p.is_dir():
         return None
+    files = [f for f in sorted(p.iterdir()) if f.is_file() and (
+        f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "tokenizer.json", "xlmk_heads.json"))]
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    cache = p / MODEL_HASH_CACHE
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("files") == stamp:
+            return cached["sha256"]
+    except (OSError, ValueError, AttributeError, KeyError):
+        pass
     h = hashlib.sha256()
-    for f in sorted(p.iterdir()):
-        if f.is_file() and (f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "tokenizer.json", "xlmk_heads.json")):
-            h.update(f.name.encode())
-            h.update(sha256_file(f).encode())
-    return h.hexdigest()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    digest = h.hexdigest()
+    try:
+        atomic_write_json(cache, {"files": stamp, "sha256": digest}, indent=None)
+    except OSError:
+        pass
+    return digest

@@ -7,7 +7,8 @@ from typing import Any, Iterable, Sequence
 
 from xlmk.errors import XlmkError
 from xlmk.results import ResultRow, read_rows
-from xlmk.tables import FINETUNE_METRICS, Table, ablation_table, finetune_table, render, version_conflicts
+from xlmk.tables import (FINETUNE_METRICS, Table, ablation_table, distinct_models, finetune_table, render,
+                         version_conflicts)
 
 FINETUNE_TASKS = list(FINETUNE_METRICS)
 PROBE_TASKS = ["lama", "mlama", "xep", "xor"]
@@ -39,8 +40,8 @@ def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, 
     if probe_wanted:
         from xlmk.probe.table import knowledge_table, lama_table, mlama_table
 
-        probe_rows = [r for r in rows if r.stage == "probe"]
-        notes = version_conflicts(probe_rows)
+        probe_rows, notes = distinct_models(r for r in rows if r.stage == "probe")
+        notes += version_conflicts(probe_rows)
         if "lama" in probe_wanted:
             tables.append(_from_rich(lama_table(probe_rows), notes))
         if "mlama" in probe_wanted:

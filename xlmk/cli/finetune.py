@@ -32,11 +32,18 @@ def register(app: typer.Typer) -> None:
         seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, comma-separated (the paper: 1,2,3,4)."),
         set_: List[str] = typer.Option([], "--set", help="Recipe override, e.g. --set optim.lr=1e-5 (repeatable)."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run directory (results.jsonl, summary.json, seed-N/)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out: its missing seeds (same recipe and model)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in --out."),
+        trust_custom_code: bool = typer.Option(False, "--trust-custom-code",
+                                               help="Allow the recipe's `kind: custom` targets to be imported and run."),
+        user_module: List[Path] = typer.Option([], "--user-module", help="A .py file or package directory to import; "
+                                               "custom targets inside it are allowed (repeatable)."),
     ) -> None:
         """Fine-tune on English, select the epoch on dev of all languages, score test in every language."""
         from xlmk.downstream.report import print_summary
         from xlmk.downstream.run import finetune as run
 
         result = run(task, model=model, data=data, languages=_csv(languages),
-                     seeds=_seeds(seeds), overrides=tuple(set_), out=out)
+                     seeds=_seeds(seeds), overrides=tuple(set_), out=out, resume=resume, overwrite=overwrite,
+                     trust_custom_code=trust_custom_code, user_modules=user_module)
         print_summary(result.summary, result.run_dir)

@@ -18,6 +18,11 @@ def pretrain_command(
     set_: List[str] = typer.Option([], "--set", help="Override, e.g. --set optim.lr=1e-4 (repeatable)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="A run directory (its newest checkpoint) or one checkpoint."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory; default: the recipe's run.output_dir."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in the run directory."),
+    trust_custom_code: bool = typer.Option(False, "--trust-custom-code",
+                                           help="Allow the recipe's `kind: custom` targets to be imported and run."),
+    user_module: List[Path] = typer.Option([], "--user-module", help="A .py file or package directory to import; "
+                                           "custom targets inside it are allowed (repeatable)."),
 ) -> None:
     """Pre-train with a recipe; checkpoints, metrics.jsonl and the final model go to the run directory."""
     from xlmk.errors import ConfigError
@@ -25,7 +30,8 @@ def pretrain_command(
 
     if recipe is None and resume is None:
         raise ConfigError("give --recipe NAME (e.g. --recipe xlmk-tiny) or --resume RUN_DIR")
-    result = pretrain(recipe, overrides=set_, resume=resume, output_dir=out)
+    result = pretrain(recipe, overrides=set_, resume=resume, output_dir=out, overwrite=overwrite,
+                      trust_custom_code=trust_custom_code, user_modules=user_module)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, one process reports
         return
     if result.heldout or result.metrics:

@@ -76,10 +76,25 @@ class _Run:
 
 def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     """Build (or resume, or confirm) the knowledge directory `options.out`; return its manifest."""
-    from xlmk.knowledge.manifest import assemble_manifest
+    from xlmk.rundir import lock
 
     started = time.time()
     sites = _check_inputs(options)
+    # one build writes a directory at a time; its shard tasks share it (rundir.lock(..., shared=True))
+    with lock(_outdir(options.out), what="knowledge build"):
+        return _build(options, sites, started, progress)
+
+
+def _outdir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise DataError("--out names a directory, this is a file", path=out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _build(options: BuildOptions, sites: list, started: float, progress) -> dict:
+    from xlmk.knowledge.manifest import assemble_manifest
+
     languages = options.languages or sorted({s.lang for s in sites}) or None
     fingerprint = _fingerprint(options, sites)
     done = _prepare(options, fingerprint)
