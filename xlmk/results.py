@@ -87,12 +87,12 @@ def provenance() -> dict[str, Any]:
 
 
 def row_key(row: ResultRow) -> str:
-    """What a row measures: the model (hash, else path), stage, task/probe and version, the recipe that
-    evaluated it, data, language, subset, split, metric, seed and protocol. Not the time or the code."""
+    """What a row measures: the model (hash, else path, and its label), stage, task/probe and version, the
+    recipe that evaluated it, data, language, subset, split, metric, seed and protocol. Not the time or the code."""
     import hashlib
 
     evaluated_by = row.extra.get("finetune_recipe") or row.extra.get("probe_recipe")
-    parts = [row.model_hash or row.model, row.stage, row.name, row.version, evaluated_by, row.data_hash, row.language,
+    parts = [row.model_hash or row.model, row.model_name, row.stage, row.name, row.version, evaluated_by, row.data_hash, row.language,
              row.subset, row.split, row.metric, row.seed, row.protocol]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
 

@@ -49,7 +49,12 @@ def _now() -> str:
 
 
 def _command() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+    """The holder's command line, as the user typed it (`python -m xlmk.cli …` shows as `xlmk …`)."""
+    if not sys.argv or not sys.argv[0]:
+        return "python"
+    program = Path(sys.argv[0])
+    inside = Path(__file__).resolve().parent in program.resolve().parents
+    return " ".join(["xlmk" if inside else program.name, *sys.argv[1:]])
 
 
 # ---------------------------------------------------------------- locks
@@ -184,7 +189,7 @@ class Run:
 
         if self.finished_before:
             self.finished_before = False
-            self.state.update(status="running")
+            self.state.update(status="running", identity=self.identity, resumed=_now(), command=_command())
             atomic_write_json(self.state_file, self.state)
 
     def close(self) -> None:
@@ -266,7 +271,7 @@ def _decide(path: Path, stage: str, identity: dict, mode: Mode, name: str | None
     run = Run(path, stage, sfile, identity, held)
     if exists and mode == "new":
         status = (old or {}).get("status", "unknown")
-        raise ConfigError(f"{label} already holds a {'finished' if status == 'finished' else 'earlier'} "
+        raise ConfigError(f"{label} already holds {'a finished' if status == 'finished' else 'an unfinished'} "
                           f"{(old or {}).get('stage', stage)} run; pass --resume to continue it, --overwrite to replace "
                           "it, or choose another --out")
     if exists and mode == "overwrite":
@@ -285,12 +290,12 @@ def _decide(path: Path, stage: str, identity: dict, mode: Mode, name: str | None
         run.finished_before = old is not None and old.get("status") == "finished"
     elif exists and mode == "resume":
         run.resumed = True  # an older run without a record of its identity: the stage checks what it can
-    started = (old or {}).get("started", _now())
-    run.state = {"stage": stage, "status": "finished" if run.finished_before else "running", "identity": identity,
-                 "started": started, "resumed": _now() if run.resumed else None, "command": _command(),
-                 **({"finished": old.get("finished")} if run.finished_before and old else {})}
-    if not run.finished_before:
-        atomic_write_json(sfile, run.state)
+    if run.finished_before:
+        run.state = dict(old or {})  # as it finished: nothing is written
+        return run
+    run.state = {"stage": stage, "status": "running", "identity": identity, "started": (old or {}).get("started", _now()),
+                 "resumed": _now() if run.resumed else None, "command": _command()}
+    atomic_write_json(sfile, run.state)
     return run
 
 

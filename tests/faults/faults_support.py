@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from xlmk.rundir import LOCK_FILE, read_holder
 
@@ -41,11 +41,16 @@ def wait_for_lock(directory: Path, proc: subprocess.Popen, timeout: float = 300)
 
 
 @contextlib.contextmanager
-def holding(directory: Path, *args: str) -> Iterator[subprocess.Popen]:
-    """`xlmk ARGS`, frozen (SIGSTOP) while it holds the lock of `directory`; thawed when the block ends."""
+def holding(directory: Path, *args: str, until: Callable[[], bool] | None = None) -> Iterator[subprocess.Popen]:
+    """`xlmk ARGS`, frozen (SIGSTOP) while it holds the lock of `directory` (and, given `until`, once
+    `until()` is true); thawed when the block ends."""
     proc = xlmk(*args)
     try:
         wait_for_lock(directory, proc)
+        deadline = time.time() + 300
+        while until is not None and not until() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()[-2000:]}"
         os.kill(proc.pid, signal.SIGSTOP)
         yield proc
     finally:
