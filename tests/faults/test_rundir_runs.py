@@ -41,7 +41,7 @@ def test_pretrain_concurrent_killed_resumed_and_rerun(tmp_path, xlmk_cache):
     before = snapshot(run)
 
     again = pretrain(None, resume=run)  # finished: nothing is trained, nothing appended
-    assert again.step == 4 and again.model_dir == run / "final" and snapshot(run) == before
+    assert again.finished_before and again.step == 4 and again.model_dir == run / "final" and snapshot(run) == before
     with pytest.raises(ConfigError, match=r"differs in: optim.max_steps: 4 -> 8\. A resumed run keeps its recipe"):
         pretrain(None, ["optim.max_steps=8"], resume=run)
     with pytest.raises(ConfigError, match=r"differs in: .*name: \"mlm-only-tiny\" -> \"mep-tiny\".*tasks.mep"):

@@ -34,6 +34,8 @@ def pretrain_command(
                       trust_custom_code=trust_custom_code, user_modules=user_module)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, one process reports
         return
+    if result.finished_before:
+        typer.echo(f"{result.run_dir} finished earlier (step {result.step}); nothing to do", err=True)
     if result.heldout or result.metrics:
         from rich.console import Console
 

@@ -21,6 +21,7 @@ class PretrainResult:
     step: int
     metrics: dict = field(default_factory=dict)   # the last metrics line
     heldout: dict = field(default_factory=dict)   # {"xep": {...}, "xor": {...}}
+    finished_before: bool = False                 # resumed a finished run: nothing was trained or written
 
 
 def resolve_recipe(recipe_or_name: Any, overrides: Iterable[str] = (), checkpoint: Path | None = None) -> PretrainRecipe:
@@ -114,7 +115,8 @@ IGNORED = ("run.output_dir",)
 def _finished(run_dir: Path, state: dict) -> PretrainResult:
     """A finished run, as it finished: nothing is trained or written again."""
     return PretrainResult(run_dir=run_dir, model_dir=run_dir / "final", step=int(state.get("step") or 0),
-                          metrics=dict(state.get("metrics") or {}), heldout=dict(state.get("heldout") or {}))
+                          metrics=dict(state.get("metrics") or {}), heldout=dict(state.get("heldout") or {}),
+                          finished_before=True)
 
 
 def _jsonable(data: dict) -> dict:
