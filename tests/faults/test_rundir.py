@@ -150,3 +150,15 @@ def test_knowledge_stats_refuses_a_manifest_that_does_not_describe_its_shards(tm
     with pytest.raises(DataError, match=rf"manifest.json: 1 shard\(s\) of table mentions are not in the manifest "
                                         rf"\({dropped}\).*xlmk knowledge build --fresh"):
         knowledge_stats(kdir)
+
+
+def test_a_sweep_or_demo_into_a_directory_in_use_stops_before_any_work(tmp_path):
+    from xlmk.demo import demo
+    from xlmk.sweep import sweep
+
+    with lock(tmp_path, what="sweep"):
+        with pytest.raises(RunBusyError, match=rf"{tmp_path} is in use by another sweep: pid {os.getpid()}"):
+            sweep("xlmk-tiny", "queue.size=64,128", ["probe xep"], out=tmp_path)
+        with pytest.raises(RunBusyError, match="in use by another sweep"):
+            demo(tmp_path, steps=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]  # nothing was written

@@ -129,11 +129,12 @@ def _heldout_rows(recipe: PretrainRecipe, result: Any) -> dict:
     """Score the held-out check and write it, and the final training numbers, as result rows."""
     from xlmk.modeling import model_hash
     from xlmk.pretrain.evaluate import EVAL_VERSION, heldout_accuracy
+    from xlmk.rundir import model_identity
     from xlmk.results import ResultRow, append_rows, provenance
 
     sources, run = result.sources, recipe.run
     common = dict(stage="pretrain", model=str(result.model_dir), model_name=recipe.name,
-                  model_hash=model_hash(result.model_dir), model_run=result.run_dir.name,
+                  model_hash=model_hash(result.model_dir), model_run=model_identity(result.model_dir)["run"],
                   recipe=recipe.name, recipe_version=recipe.version,
                   seed=recipe.seed, data_hash=sources.data_hash if sources else None, run_id=result.run_dir.name,
                   **provenance())

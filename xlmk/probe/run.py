@@ -181,7 +181,7 @@ def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any 
             model, tokenizer = recipe.encoder.build()
     label = model_label or recipe.run.model_name or (default_label(path) if path else type(model).__name__)
     out = Path(out_dir) if out_dir is not None else Path(recipe.run.output_dir) / recipe.name / label
-    safe = rundir.safe_name(label)
+    safe = safe_name(label)
     identity = {"recipe": recipe.model_dump(mode="json"), "model_hash": _model_hash(path, model)}
     with rundir.open_run(out, stage="probe", identity=identity, mode=rundir.mode_of(resume, overwrite), name=label,
                          markers=(f"recipe-{safe}.yaml", f"coverage-{safe}.json", f"predictions-{safe}.jsonl")) as run:
