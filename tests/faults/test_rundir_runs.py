@@ -58,7 +58,7 @@ def test_finetune_concurrent_killed_resumed_and_rows_rebuilt_from_outcomes(tmp_p
     run = tmp_path / "ft"
     args = dict(model=str(tiny_model), languages=["en", "de"], seeds=[1], overrides=FINETUNE, out=run)
     with holding(run, "finetune", "xnli-tiny", "--model", str(tiny_model), "--languages", "en,de", "--seeds", "1",
-                 "--out", str(run), *_sets(FINETUNE)) as first:
+                 "--out", str(run), *_sets(FINETUNE), until=(run / "recipe.yaml").is_file) as first:  # it started
         with pytest.raises(RunBusyError, match=rf"in use by another finetune run: pid {first.pid}"):
             finetune("xnli-tiny", **args)
         kill(first)
