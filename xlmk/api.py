@@ -25,16 +25,19 @@ def load_recipe(name_or_path: Any, overrides: Iterable[str] = (), *, stage: str 
 
 
 def pretrain(recipe: Any = "xlmk", overrides: Iterable[str] = (), *, resume: str | Path | None = None,
-             output_dir: str | Path | None = None) -> Any:
+             output_dir: str | Path | None = None, overwrite: bool = False, trust_custom_code: bool = False,
+             user_modules: Iterable[str | Path] = ()) -> Any:
     """Pre-train (see `xlmk pretrain`); returns a PretrainResult."""
     from xlmk.pretrain.run import pretrain as _pretrain
 
-    return _pretrain(recipe, overrides, resume=resume, output_dir=output_dir)
+    return _pretrain(recipe, overrides, resume=resume, output_dir=output_dir, overwrite=overwrite,
+                     trust_custom_code=trust_custom_code, user_modules=user_modules)
 
 
 def probe(recipe: Any, *, model: str | Path | None = None, data: str | Path | None = None,
           languages: Sequence[str] | None = None, overrides: Iterable[str] = (),
-          out_dir: str | Path | None = None, model_label: str | None = None) -> Any:
+          out_dir: str | Path | None = None, model_label: str | None = None, resume: bool = False,
+          overwrite: bool = False, trust_custom_code: bool = False, user_modules: Iterable[str | Path] = ()) -> Any:
     """Probe a model (see `xlmk probe`); `recipe` is a ProbeRecipe or a probe recipe name/path."""
     from xlmk.probe.recipe import ProbeRecipe
     from xlmk.probe.run import build_recipe, probe as _probe
@@ -44,12 +47,14 @@ def probe(recipe: Any, *, model: str | Path | None = None, data: str | Path | No
                               data=None if data is None else str(data), languages=languages, overrides=overrides)
     elif model is not None or data is not None or languages or overrides:
         raise TypeError("model/data/languages/overrides apply to a recipe name; change the recipe object directly")
-    return _probe(recipe, out_dir=out_dir, model_label=model_label)
+    return _probe(recipe, out_dir=out_dir, model_label=model_label, resume=resume, overwrite=overwrite,
+                  trust_custom_code=trust_custom_code, user_modules=user_modules)
 
 
 def finetune(recipe: Any, *, model: str | Path | None = None, data: str | Path | None = None,
              languages: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
-             overrides: Iterable[str] = (), out: str | Path | None = None) -> Any:
+             overrides: Iterable[str] = (), out: str | Path | None = None, resume: bool = False,
+             overwrite: bool = False, trust_custom_code: bool = False, user_modules: Iterable[str | Path] = ()) -> Any:
     """Fine-tune zero-shot (see `xlmk finetune`); `recipe` is a FinetuneRecipe, a task or a recipe name."""
     from xlmk.downstream.run import finetune as _finetune
 
@@ -64,7 +69,8 @@ def finetune(recipe: Any, *, model: str | Path | None = None, data: str | Path |
         choices["seeds"] = list(seeds)
     if overrides:
         choices["overrides"] = list(overrides)
-    return _finetune(recipe, out=out, **choices)
+    return _finetune(recipe, out=out, resume=resume, overwrite=overwrite, trust_custom_code=trust_custom_code,
+                     user_modules=list(user_modules), **choices)
 
 
 def results(runs: Sequence[str | Path], tasks: Iterable[str] | None = None, *, split: str = "test") -> list:

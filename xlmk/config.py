@@ -406,8 +406,11 @@ def recipe_to_yaml(recipe: BaseModel) -> str:
 
 def import_target(target: str, *, where: str = "target") -> Any:
     """Import `package.module:attr` (user code behind a `kind: custom` component)."""
+    from xlmk.trust import check_import
+
     if ":" not in target:
         raise ConfigError(f"{where}: {target!r} must look like 'package.module:attr'")
+    check_import(target, where)  # a stage refuses custom code the user did not allow (xlmk/trust.py)
     module, attr = target.split(":", 1)
     try:
         obj = importlib.import_module(module)

@@ -94,6 +94,16 @@ def mark_build_failed(out: Path, error: BaseException) -> None:
         pass
 
 
+def read_manifest(kdir: str | Path) -> dict:
+    path = Path(kdir) / "manifest.json"
+    if not path.is_file():
+        raise DataError("no manifest.json: not a finished knowledge directory", path=Path(kdir))
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"unreadable manifest: {exc}", path=path, line=exc.lineno) from None
+
+
 def check_finished(kdir: str | Path) -> dict:
     """The manifest of a knowledge directory whose build finished; refuses a failed or partial one."""
     kdir = require_dir(kdir, "knowledge directory")
@@ -105,8 +115,6 @@ def check_finished(kdir: str | Path) -> dict:
             why = "unknown error"
         raise DataError(f"the knowledge build into this directory failed ({why}) and left it partial; fix the "
                         f"cause and run `xlmk knowledge build --out {kdir} ...` again (it resumes)", path=kdir)
-    from xlmk.knowledge.manifest import read_manifest
-
     if not (kdir / "manifest.json").is_file():
         hint = "an interrupted build: run the same `xlmk knowledge build` again to finish it" \
             if (kdir / "_work").is_dir() else f"build one with `xlmk knowledge build --out {kdir} ...`"
@@ -174,6 +182,25 @@ def check_knowledge(kdir: str | Path, needs: Mapping[str, str], *, languages: Se
 
 
 # ---------------------------------------------------------------- model directories
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def check_model_location(path: str | Path, *, where: str = "--model") -> None:
+    """Refuse, naming the path, a model location that cannot be a model: a path that does not exist (and
+    cannot be a hub id), a file, or a directory without config.json. A hub id passes to transformers."""
+    text = str(path)
+    p = Path(text).expanduser()
+    hint = "a model directory is what `xlmk pretrain` writes to RUN/final, `xlmk init-model` writes, or save_pretrained"
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ConfigError(f"{where} {text}: not a model directory (no config.json); {hint}")
+        return
+    if p.exists():
+        raise ConfigError(f"{where} {text}: is a file, not a model directory; {hint}")
+    if not _HUB_ID.fullmatch(text) or text.startswith(".") or text.endswith(".") or ".." in text:
+        raise ConfigError(f"{where} {text}: no such directory")
+
+
 def check_safetensors(path: Path) -> None:
     """A safetensors file whose header parses and whose size covers every tensor it lists."""
     size = path.stat().st_size
@@ -194,8 +221,6 @@ def check_safetensors(path: Path) -> None:
 
 def check_model_dir(path: str | Path, what: str = "--model") -> Path | None:
     """A local checkpoint directory that can be loaded (None for a hub name, which is not checked)."""
-    from xlmk.modeling import check_model_location
-
     check_model_location(path, where=what)  # missing, a file, or a directory without config.json
     p = Path(str(path)).expanduser()
     if not p.is_dir():

@@ -20,12 +20,18 @@ EVALUATIONS = [Evaluation("probe", "lama"), Evaluation("probe", "xep"), Evaluati
 
 
 def demo(out: str | Path = "runs/demo", *, steps: int | None = None, log: Callable[[str], None] = print) -> str:
-    """Run the demo into `out`; returns the printed report."""
+    """Run the demo into `out` (one demo at a time); returns the printed report."""
+    from xlmk.rundir import locked
+
+    with locked(out, what="demo"):
+        return _demo(Path(out), steps, log)
+
+
+def _demo(out: Path, steps: int | None, log: Callable[[str], None]) -> str:
     from xlmk.modelcard import write_card
     from xlmk.report import report, write_curves
     from xlmk.sample_world.knowledge import build_sample_knowledge
 
-    out = Path(out)
     log("== 1/5 knowledge: sample-world Wikidata + Wikipedia dumps -> titles, mentions, descriptions, triples")
     kdir = build_sample_knowledge(out / "knowledge")
     overrides = ["data.knowledge.kind=knowledge-dir", f"data.knowledge.path={kdir}"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from xlmk.contracts import check_model_location  # noqa: F401 - re-exported: the CLI and stages check paths
 from xlmk.errors import ConfigError, TrainingError
 
 SIZES: dict[str, dict[str, int]] = {
@@ -169,25 +169,6 @@ def cached_init_model(size: str, tokenizer: str, seed: int, cache_dir: str | Pat
 
 
 # a Hugging Face Hub id: 'name' or 'owner/name'; anything else can only be a local path
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
-
-
-def check_model_location(path: str | Path, *, where: str = "--model") -> None:
-    """Refuse, naming the path, a model location that cannot be a model: a path that does not exist (and
-    cannot be a hub id), a file, or a directory without config.json. A hub id passes to transformers."""
-    text = str(path)
-    p = Path(text).expanduser()
-    hint = "a model directory is what `xlmk pretrain` writes to RUN/final, `xlmk init-model` writes, or save_pretrained"
-    if p.is_dir():
-        if not (p / "config.json").is_file():
-            raise ConfigError(f"{where} {text}: not a model directory (no config.json); {hint}")
-        return
-    if p.exists():
-        raise ConfigError(f"{where} {text}: is a file, not a model directory; {hint}")
-    if not _HUB_ID.fullmatch(text) or text.startswith(".") or text.endswith(".") or ".." in text:
-        raise ConfigError(f"{where} {text}: no such directory")
-
-
 def _not_loadable(path: str, exc: Exception, what: str = "model") -> ConfigError:
     if Path(path).expanduser().is_dir():
         return ConfigError(f"cannot load {what} {path!r}: {exc}")
@@ -229,18 +210,40 @@ def check_vocab(model: Any, tokenizer: Any, where: str = "model") -> None:
         raise TrainingError(f"{where}: the tokenizer has no usable mask token")
 
 
+MODEL_HASH_CACHE = ".xlmk-model-hash.json"
+
+
 def model_hash(path: str | Path) -> str | None:
-    """sha256 over a checkpoint's weight and config files (None for a hub name)."""
+    """sha256 over a checkpoint's weight and config files (None for a hub name).
+
+    Kept in `MODEL_HASH_CACHE` inside the directory, keyed by each file's size and modification time,
+    so a model is read in full once however many runs it is evaluated in (a read-only directory is
+    simply hashed every time).
+    """
     import hashlib
 
-    from xlmk.io import sha256_file
+    from xlmk.io import atomic_write_json, sha256_file
 
     p = Path(path)
     if not p.is_dir():
         return None
+    files = [f for f in sorted(p.iterdir()) if f.is_file() and (
+        f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "tokenizer.json", "xlmk_heads.json"))]
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    cache = p / MODEL_HASH_CACHE
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("files") == stamp:
+            return cached["sha256"]
+    except (OSError, ValueError, AttributeError, KeyError):
+        pass
     h = hashlib.sha256()
-    for f in sorted(p.iterdir()):
-        if f.is_file() and (f.suffix in (".safetensors", ".bin") or f.name in ("config.json", "tokenizer.json", "xlmk_heads.json")):
-            h.update(f.name.encode())
-            h.update(sha256_file(f).encode())
-    return h.hexdigest()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    digest = h.hexdigest()
+    try:
+        atomic_write_json(cache, {"files": stamp, "sha256": digest}, indent=None)
+    except OSError:
+        pass
+    return digest

@@ -2,7 +2,8 @@
 
 Each finished step leaves a `DONE.json` marker in its directory, so a chain that is interrupted (or
 re-run) skips what is finished and resumes what is not: pre-training from its newest checkpoint,
-fine-tuning from its finished seeds.
+fine-tuning from its finished seeds. Every step opens its directory with `resume`, so a step of other
+settings already there is refused with what differs (`xlmk/rundir.py`), never mixed in.
 """
 from __future__ import annotations
 
@@ -66,14 +67,15 @@ def run_step(directory: Path, fn: Callable[[], dict], *, log: Callable[[str], No
     return info
 
 
-def pretrain_step(directory: Path, recipe: str, overrides: list[str], *, log=print, label: str = "") -> Path:
-    """Pre-train into `directory` (resuming a partial run) and return the final model directory."""
+def pretrain_step(directory: Path, recipe: str, overrides: list[str], *, log=print, label: str = "",
+                  trust_custom_code: bool = False) -> Path:
+    """Pre-train into `directory` (resuming a partial run of the same recipe) and return the final model directory."""
     def go() -> dict:
-        from xlmk.pretrain.checkpoint import latest_checkpoint
         from xlmk.pretrain.run import pretrain
+        from xlmk.rundir import holds_run
 
-        resume = directory if directory.is_dir() and latest_checkpoint(directory) is not None else None
-        result = pretrain(recipe, overrides, resume=resume, output_dir=directory)
+        resume = directory if directory.is_dir() and holds_run(directory) else None
+        result = pretrain(recipe, overrides, resume=resume, output_dir=directory, trust_custom_code=trust_custom_code)
         return {"model_dir": str(result.model_dir), "step": result.step, "heldout": result.heldout}
 
     return Path(run_step(directory, go, log=log, label=label or f"pretrain {recipe}")["model_dir"])
@@ -88,14 +90,14 @@ def evaluation_step(directory: Path, ev: Evaluation, model: Path, *, tiny: bool,
         if ev.stage == "finetune":
             from xlmk.downstream.run import finetune
 
-            result = finetune(recipe, model=str(model), out=directory)
+            result = finetune(recipe, model=str(model), out=directory, resume=True)
             return {"recipe": recipe, "rows": len(result.rows)}
         from xlmk.probe.recipe import ProbeRecipe  # noqa: F401 - fail early if probing is absent
         from xlmk.probe.run import build_recipe, probe
 
         needs_knowledge = ev.name.split("-")[0] in ("xep", "xor")
         r = build_recipe(recipe, model=str(model), data=str(knowledge) if (knowledge and needs_knowledge) else None)
-        result = probe(r, out_dir=directory, model_label=model_label)
+        result = probe(r, out_dir=directory, model_label=model_label, resume=True)
         return {"recipe": recipe, "rows": len(result.rows)}
 
     return run_step(directory, go, log=log, label=f"{ev.stage} {recipe} on {model_label}")

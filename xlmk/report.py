@@ -7,7 +7,8 @@ from typing import Any, Iterable, Sequence
 
 from xlmk.errors import XlmkError
 from xlmk.results import ResultRow, read_rows
-from xlmk.tables import FINETUNE_METRICS, Table, ablation_table, finetune_table, render, version_conflicts
+from xlmk.tables import (FINETUNE_METRICS, Table, ablation_table, distinct_models, finetune_table, render,
+                         version_conflicts)
 
 FINETUNE_TASKS = list(FINETUNE_METRICS)
 PROBE_TASKS = ["lama", "mlama", "xep", "xor"]
@@ -42,8 +43,8 @@ def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, 
         from xlmk.degenerate import probe_notes
         from xlmk.tables import model_label
 
-        probe_rows = [r for r in rows if r.stage == "probe"]
-        notes = version_conflicts(probe_rows)
+        probe_rows, notes = distinct_models(r for r in rows if r.stage == "probe")
+        notes += version_conflicts(probe_rows)
         zero = probe_notes(probe_rows, model_label)
         if "lama" in probe_wanted:
             tables.append(_from_rich(lama_table(probe_rows), notes + [z for z in zero if ": LAMA " in z]))

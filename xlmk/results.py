@@ -1,8 +1,10 @@
 """The one result row every stage writes (`RUN_DIR/results.jsonl`), and its reader.
 
-A row is self-describing: which model (path and hash), which recipe/task/probe at which version, which
-language, split, metric and seed, and the code (git commit, xlmk version) and data (hash) behind it, so
-rows from different runs can be merged into one table, and rows that should not be merged are found.
+A row is self-describing: which model (path, hash and the run directory that trained it), which
+recipe/task/probe at which version, which language, split, metric and seed, and the code (git commit,
+xlmk version) and data (hash) behind it, so rows from different runs can be merged into one table, and
+rows that should not be merged are found. Each row has a `key` over what it measures (not when); a
+results file never holds two rows with one key, so a rerun or a resume adds no duplicates.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import functools
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from pydantic import Field, ValidationError
 
@@ -19,7 +21,7 @@ from xlmk.config import StrictModel
 from xlmk.errors import DataError
 
 RESULTS_FILE = "results.jsonl"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: model_run and key
 
 
 def _now() -> str:
@@ -36,6 +38,7 @@ class ResultRow(StrictModel):
     model: str = Field(description="Model path or hub name that was evaluated.")
     model_name: str | None = Field(None, description="Short label for tables (defaults to the model directory name).")
     model_hash: str | None = Field(None, description="sha256 over the model's weights and config.")
+    model_run: str | None = Field(None, description="Run directory that trained the model (runs/A/final -> 'A'), when known.")
     recipe: str | None = Field(None, description="Recipe that trained the model, when known.")
     recipe_version: int | None = Field(None, description="Version of that recipe.")
     language: str | None = Field(None, description="Language code, or None for language-free numbers.")
@@ -52,6 +55,7 @@ class ResultRow(StrictModel):
     run_id: str | None = Field(None, description="Identifier of the run (its directory name by default).")
     time: str = Field(default_factory=_now, description="When the row was written (UTC, ISO 8601).")
     extra: dict[str, Any] = Field(default_factory=dict, description="Anything else worth keeping (stage-specific).")
+    key: str | None = Field(None, description="Hash of what the row measures (see `row_key`); set when written.")
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,13 +86,63 @@ def provenance() -> dict[str, Any]:
     return {"git_commit": git_commit(), "xlmk_version": xlmk_version()}
 
 
-def append_rows(run_dir: str | Path, rows: Iterable[ResultRow]) -> Path:
-    """Append rows to RUN_DIR/results.jsonl in one write (a reader never sees half a line)."""
-    from xlmk.io import append_text
+def row_key(row: ResultRow) -> str:
+    """What a row measures: the model (hash, else path, and its label), stage, task/probe and version, the
+    recipe that evaluated it, data, language, subset, split, metric, seed and protocol. Not the time or the code."""
+    import hashlib
 
+    evaluated_by = row.extra.get("finetune_recipe") or row.extra.get("probe_recipe")
+    parts = [row.model_hash or row.model, row.model_name, row.stage, row.name, row.version, evaluated_by, row.data_hash, row.language,
+             row.subset, row.split, row.metric, row.seed, row.protocol]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
+
+
+def append_rows(run_dir: str | Path, rows: Iterable[ResultRow]) -> Path:
+    """Add rows to RUN_DIR/results.jsonl, leaving out rows whose key the file already holds.
+
+    The file is rewritten in one atomic replace, so a reader (or a kill) sees either all of the new
+    rows or none of them, and never half a line.
+    """
     path = Path(run_dir) / RESULTS_FILE
-    append_text(path, "".join(row.model_dump_json() + "\n" for row in rows))  # a full disk leaves no half line
+    lines = _lines(path)
+    seen = {_stored_key(line) for line in lines}
+    new = []
+    for row in rows:
+        row = row if row.key else row.model_copy(update={"key": row_key(row)})
+        if row.key not in seen:
+            seen.add(row.key)
+            new.append(row.model_dump_json() + "\n")
+    if new or not path.exists():
+        _rewrite(path, lines + new)
     return path
+
+
+def remove_rows(run_dir: str | Path, drop: Callable[[ResultRow], bool]) -> int:
+    """Remove the rows for which `drop` is true (a run being replaced); returns how many."""
+    path = Path(run_dir) / RESULTS_FILE
+    lines = _lines(path)
+    kept = [line for line in lines if not drop(ResultRow.model_validate(json.loads(line)))]
+    if len(kept) != len(lines):
+        _rewrite(path, kept)
+    return len(lines) - len(kept)
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return [line if line.endswith("\n") else line + "\n" for line in path.read_text(encoding="utf-8").splitlines(True)
+            if line.strip()]
+
+
+def _stored_key(line: str) -> str:
+    data = json.loads(line)
+    return data.get("key") or row_key(ResultRow.model_validate(data))
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    from xlmk.io import atomic_write_text
+
+    atomic_write_text(path, "".join(lines))
 
 
 def read_rows(paths: Iterable[str | Path]) -> list[ResultRow]:

@@ -27,12 +27,17 @@ def parse_vary(vary: str) -> tuple[str, list[str]]:
 
 
 def sweep(recipe: str, vary: str, then: Iterable[str] = (), *, out: str | Path = "runs/sweep",
-          overrides: Iterable[str] = (), log: Callable[[str], None] = print) -> dict:
+          overrides: Iterable[str] = (), log: Callable[[str], None] = print, trust_custom_code: bool = False) -> dict:
+    from xlmk import trust
+    from xlmk.rundir import locked
+
     key, values = parse_vary(vary)
     overrides = list(overrides)
     evaluations = parse_then(then)
-    # every member's recipe is validated before anything trains
+    # every member's recipe is validated (and its custom code allowed) before anything trains
     resolved = {v: load_recipe("pretrain", recipe, [*overrides, f"{key}={v}"]) for v in values}
+    for v, r in resolved.items():
+        trust.check(r, trust_custom_code=trust_custom_code, source=f"recipe {r.name!r} ({key}={v})")
     name = next(iter(resolved.values())).name
     tiny = name.endswith("-tiny")
     knowledge = None
@@ -43,13 +48,13 @@ def sweep(recipe: str, vary: str, then: Iterable[str] = (), *, out: str | Path =
     members = [{"value": v, "model_name": f"{name}_{key}={v}", "dir": f"{name}_{key}={v}"} for v in values]
     manifest = {"parameter": key, "recipe": recipe, "overrides": overrides,
                 "evaluations": [f"{e.stage} {e.name}" for e in evaluations], "members": members}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "sweep.json", manifest)
-    for member in members:
-        mdir = out / member["dir"]
-        log(f"== {key}={member['value']}")
-        model = pretrain_step(mdir / "pretrain", recipe, [*overrides, f"{key}={member['value']}"], log=log,
-                              label=f"pretrain {name} {key}={member['value']}")
-        named = link_model(model, out / "models" / member["model_name"])
-        evaluate_all(mdir, named, member["model_name"], evaluations, tiny=tiny, knowledge=knowledge, log=log)
+    with locked(out, what="sweep"):
+        atomic_write_json(out / "sweep.json", manifest)
+        for member in members:
+            mdir = out / member["dir"]
+            log(f"== {key}={member['value']}")
+            model = pretrain_step(mdir / "pretrain", recipe, [*overrides, f"{key}={member['value']}"], log=log,
+                                  label=f"pretrain {name} {key}={member['value']}", trust_custom_code=trust_custom_code)
+            named = link_model(model, out / "models" / member["model_name"])
+            evaluate_all(mdir, named, member["model_name"], evaluations, tiny=tiny, knowledge=knowledge, log=log)
     return manifest

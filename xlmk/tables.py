@@ -6,6 +6,8 @@
 - LAMA (Table 5): P@1 per relation, with corpus Totals and T-REx 1-1/N-1/N-M as means over relations;
 - XEP/XOR (Table 7): accuracy per model (and per language).
 Rows whose task/probe/recipe versions differ for the same cell are never merged: they are flagged.
+Rows of two different models (model hashes) are never merged either: when their labels collide, each
+gets its run directory's name (`distinct_models`) and the table says so in a note.
 """
 from __future__ import annotations
 
@@ -41,6 +43,40 @@ def model_label(row: ResultRow) -> str:
         return row.model_name
     p = Path(row.model.rstrip("/"))
     return (p.parent.name if p.name == "final" else p.name) or row.model
+
+
+def _model_id(row: ResultRow) -> str:
+    return row.model_hash or row.model
+
+
+def distinct_models(rows: Iterable[ResultRow]) -> tuple[list[ResultRow], list[str]]:
+    """The rows with labels that name one model each, and a note per label that had to be split.
+
+    A label shared by rows of different models (e.g. two runs' `final`) becomes `label [run]` (the run
+    directory that trained each model), or `label [hash prefix]` when the run names do not tell them apart.
+    """
+    rows = list(rows)
+    ids: dict[str, dict[str, ResultRow]] = defaultdict(dict)
+    for r in rows:
+        ids[model_label(r)].setdefault(_model_id(r), r)
+    renamed: dict[tuple[str, str], str] = {}
+    notes = []
+    for label, models in sorted(ids.items()):
+        if len(models) < 2:
+            continue
+        by_run = {mid: f"{label} [{r.model_run}]" for mid, r in models.items() if r.model_run}
+        if len(by_run) == len(models) and len(set(by_run.values())) == len(models):
+            names, how = by_run, "their run directories"
+        else:
+            names, how = {mid: f"{label} [{(mid or '?')[:8]}]" for mid in models}, "their model hashes"
+        renamed.update({(label, mid): name for mid, name in names.items()})
+        notes.append(f"{len(models)} different models are labelled {label!r}: shown as "
+                     f"{', '.join(repr(n) for n in sorted(names.values()))} ({how})")
+    if not renamed:
+        return rows, []
+    out = [r.model_copy(update={"model_name": renamed[(model_label(r), _model_id(r))]})
+           if (model_label(r), _model_id(r)) in renamed else r for r in rows]
+    return out, notes
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -118,12 +154,13 @@ def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test",
     if protocol is None:  # a fine-tuning run records both protocols; the paper reports XGLUE's
         protocol = XGLUE if any(r.protocol == XGLUE for r in rows) else None
     rows = [r for r in rows if protocol is None or r.protocol in (None, protocol)]
+    rows, renamed = distinct_models(rows)
     metrics = [m for m in FINETUNE_METRICS.get(task, []) if any(r.metric == m for r in rows)] or \
         sorted({r.metric for r in rows})[:1]
     langs = _languages(rows, task)
     title = f"{task} {split} ({'/'.join(m.upper() for m in metrics)})" + (f", protocol {protocol}" if protocol else "")
     table = Table(title.replace("EXACT_MATCH", "EM"), ["model", "seeds", *langs, "Avg"], [])
-    table.notes += version_conflicts(rows)
+    table.notes += renamed + version_conflicts(rows)
     groups: dict[tuple, list[ResultRow]] = defaultdict(list)
     for r in rows:
         groups[(model_label(r), _version_key(r))].append(r)
@@ -167,12 +204,12 @@ def finetune_table(rows: Iterable[ResultRow], task: str, *, split: str = "test",
 
 def ablation_table(rows: Iterable[ResultRow], *, split: str = "test") -> Table:
     """Table 4: per model, the seed-averaged Avg of MLQA F1, NER F1 and XNLI accuracy."""
-    rows = list(rows)
+    rows, renamed = distinct_models(r for r in rows if r.stage == "finetune")
     # NER is XGLUE's NER in the paper; runs that only have PAN-X (WikiANN) fill the column from it
     ner = "ner" if any(r.stage == "finetune" and r.name == "ner" for r in rows) else "panx"
     tasks = [("mlqa", "f1", "MLQA"), (ner, "f1", "NER" if ner == "ner" else "NER (PAN-X)"), ("xnli", "accuracy", "XNLI")]
     table = Table(f"ablation ({split}, Avg over languages, mean over seeds)", ["model"] + [t[2] for t in tasks], [])
-    table.notes += version_conflicts([r for r in rows if r.stage == "finetune"])
+    table.notes += renamed + version_conflicts(rows)
     models = sorted({model_label(r) for r in rows if r.stage == "finetune"})
     for model in models:
         cells = []

@@ -167,16 +167,16 @@ def test_a_run_resumes_after_its_finished_seeds(realdata, small_model, tmp_path,
     monkeypatch.setattr(loop, "fit", lambda *a, **k: calls.append(a[4]) or real_fit(*a, **k))
     first = finetune("ner", seeds=[1], **args)
     (out / "summary.json").unlink()  # as if the run had stopped before its summary
-    second = finetune("ner", seeds=[1, 2], **args)
+    second = finetune("ner", seeds=[1, 2], resume=True, **args)
     assert calls == [1, 2]
     assert second.summary["seeds"] == [1, 2] and first.summary["seeds"] == [1]
     rows = read_rows([out])
     assert len([r for r in rows if r.seed == 1]) == len([r for r in rows if r.seed == 2]) == 2 * 2 * 4 * 3
-    with pytest.raises(ConfigError, match="already holds a finished run"):
+    with pytest.raises(ConfigError, match="already holds a finished finetune run; pass --resume"):
         finetune("ner", seeds=[1, 2], **args)
     (out / "summary.json").unlink()
-    with pytest.raises(ConfigError, match=r"holds seeds of a different recipe \(differs in: optim\)"):
-        finetune("ner", seeds=[1, 2, 3], **{**args, "overrides": args["overrides"] + ["optim.lr=1e-4"]})
+    with pytest.raises(ConfigError, match=r"differs in: recipe.optim.lr: [0-9.e-]+ -> 0.0001"):
+        finetune("ner", seeds=[1, 2, 3], resume=True, **{**args, "overrides": args["overrides"] + ["optim.lr=1e-4"]})
 
 
 def test_answers_off_their_answer_start_are_reported_not_shifted(realdata, small_model, tmp_path, capsys):

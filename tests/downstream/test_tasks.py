@@ -96,7 +96,7 @@ def test_a_task_of_ones_own_through_kind_custom(small_model, tmp_path):
             (data / f"{lang}.{split}.tsv").write_text(
                 "".join(f"{t}\t{'pos' if i % 2 == 0 else 'neg'}\n" for i, t in enumerate(texts)))
     out = tmp_path / "run"
-    res = finetune("xnli", model=str(small_model), out=out, seeds=[2],
+    res = finetune("xnli", model=str(small_model), out=out, seeds=[2], trust_custom_code=True,
                    overrides=["task={kind: custom, target: 'custom_task:build', options: {labels: [pos, neg]}}",
                               f"task.data_dir={data}", "task.languages=[en, de]", "task.max_length=32",
                               "optim.epochs=1", "optim.batch_size=2", "run.save_model=false"])

@@ -109,9 +109,9 @@ def test_shim_full_disk_appending_result_rows(tmp_path, monkeypatch):
     before = path.read_bytes()
     monkeypatch.setattr(os, "fsync", S.enospc)  # the write reached the page cache; the flush to disk failed
     with pytest.raises(DiskFullError, match=f"disk full while writing {path} "):
-        append_rows(tmp_path, [row, row])
+        append_rows(tmp_path, [row.model_copy(update={"seed": 2}), row.model_copy(update={"seed": 3})])
     monkeypatch.undo()
-    assert path.read_bytes() == before  # cut back: no half line, no row written twice later
+    assert path.read_bytes() == before  # the file is as before: no half line, no row written twice later
 
 
 def test_other_errors_are_not_called_a_full_disk(tmp_path):

@@ -171,7 +171,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(recipe_data):
     recipe_data["tasks"]["mep"]["loss"] = {"kind": "custom", "target": "pretrain_helpers:nan_after",
                                            "options": {"calls": 5}}
     with pytest.raises(TrainingError, match=r"non-finite loss at step 5.*step-00000004"):
-        _run(recipe_data)
+        _run(recipe_data, trust_custom_code=True)
     run = recipe_data["run"]["output_dir"]
     assert latest_checkpoint(run).name == "step-00000004"
     assert not (latest_checkpoint(run).parent.parent / "final").exists()

@@ -101,12 +101,13 @@ def test_custom_probe_writes_rows(model_dir, tmp_path):
 
     rec = ProbeRecipe(name="vocab", encoder={"kind": "hf-masked-lm", "path": str(model_dir)},
                       probe={"kind": "custom", "target": "probe_support:vocabulary_probe", "options": {"min_length": 3}, "version": 4})
-    res = probe(rec, out_dir=tmp_path / "c")
+    res = probe(rec, out_dir=tmp_path / "c", trust_custom_code=True)
     (row,) = read_rows([tmp_path / "c"])
     assert row.name == "vocab" and row.version == 4 and row.metric == "long-pieces" and row.subset == "vocabulary"
     assert 0 < row.value < 100 and row.protocol == "custom:probe_support:vocabulary_probe" and res.rows[0].value == row.value
     with pytest.raises(ConfigError, match="has no attribute 'nope'"):
-        probe(rec.model_copy(update={"probe": rec.probe.model_copy(update={"target": "probe_support:nope"})}), out_dir=tmp_path / "d")
+        probe(rec.model_copy(update={"probe": rec.probe.model_copy(update={"target": "probe_support:nope"})}), out_dir=tmp_path / "d",
+              trust_custom_code=True)
 
 
 def test_build_recipe_keeps_encoder_settings_and_labels_checkpoints():

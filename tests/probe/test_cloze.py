@@ -40,7 +40,8 @@ def lama_dir(tmp_path):
 
 
 def _run(spec, tok, model, tmp_path):
-    res = probe(ProbeRecipe(name="t", probe=spec), out_dir=tmp_path / "run", model=model, tokenizer=tok)
+    res = probe(ProbeRecipe(name="t", probe=spec), out_dir=tmp_path / "run", model=model, tokenizer=tok,
+                overwrite=True)  # each call replaces the previous run of the model in the directory
     return {(r.subset, r.metric): r for r in res.rows}, res
 
 

@@ -34,6 +34,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", help="Run directory (results.jsonl, summary.json, seed-N/)."),
         report_to: Optional[str] = typer.Option(None, "--report-to", help="Experiment tracker: tensorboard, wandb or none "
                                                                          "(sets run.report_to)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out: its missing seeds (same recipe and model)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in --out."),
+        trust_custom_code: bool = typer.Option(False, "--trust-custom-code",
+                                               help="Allow the recipe's `kind: custom` targets to be imported and run."),
+        user_module: List[Path] = typer.Option([], "--user-module", help="A .py file or package directory to import; "
+                                               "custom targets inside it are allowed (repeatable)."),
     ) -> None:
         """Fine-tune on English, select the epoch on dev of all languages, score test in every language."""
         from xlmk.downstream.report import print_summary
@@ -41,5 +47,6 @@ def register(app: typer.Typer) -> None:
 
         overrides = (*set_, f"run.report_to={report_to}") if report_to is not None else tuple(set_)
         result = run(task, model=model, data=data, languages=_csv(languages),
-                     seeds=_seeds(seeds), overrides=overrides, out=out)
+                     seeds=_seeds(seeds), overrides=overrides, out=out, resume=resume, overwrite=overwrite,
+                     trust_custom_code=trust_custom_code, user_modules=user_module)
         print_summary(result.summary, result.run_dir)

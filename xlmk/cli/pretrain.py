@@ -20,6 +20,11 @@ def pretrain_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Run directory; default: the recipe's run.output_dir."),
     report_to: Optional[str] = typer.Option(None, "--report-to", help="Experiment tracker: tensorboard, wandb or none "
                                                                      "(sets run.report_to)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in the run directory."),
+    trust_custom_code: bool = typer.Option(False, "--trust-custom-code",
+                                           help="Allow the recipe's `kind: custom` targets to be imported and run."),
+    user_module: List[Path] = typer.Option([], "--user-module", help="A .py file or package directory to import; "
+                                           "custom targets inside it are allowed (repeatable)."),
 ) -> None:
     """Pre-train with a recipe; checkpoints, metrics.jsonl and the final model go to the run directory."""
     from xlmk.errors import ConfigError
@@ -29,9 +34,12 @@ def pretrain_command(
         raise ConfigError("give --recipe NAME (e.g. --recipe xlmk-tiny) or --resume RUN_DIR")
     if report_to is not None:
         set_ = [*set_, f"run.report_to={report_to}"]
-    result = pretrain(recipe, overrides=set_, resume=resume, output_dir=out)
+    result = pretrain(recipe, overrides=set_, resume=resume, output_dir=out, overwrite=overwrite,
+                      trust_custom_code=trust_custom_code, user_modules=user_module)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, one process reports
         return
+    if result.finished_before:
+        typer.echo(f"{result.run_dir} finished earlier (step {result.step}); nothing to do", err=True)
     if result.heldout or result.metrics:
         from rich.console import Console
 

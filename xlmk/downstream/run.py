@@ -6,7 +6,8 @@ history and (optionally) model, and one row per seed, protocol, split, language 
 RUN/results.jsonl: measurements only, so that tools aggregating rows never count a derived number
 twice. The derived numbers (the average over languages, and mean, max and std over seeds) go to
 RUN/summary.json and the printed table. A run directory whose seeds are partly done resumes with the
-missing seeds.
+missing seeds when asked to (`resume`); a seed's outcome.json is its commit, from which its rows are
+(re)written.
 """
 from __future__ import annotations
 
@@ -75,16 +76,32 @@ def model_location(recipe: FinetuneRecipe) -> str:
     return enc.path
 
 
-def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = None, **choices: Any) -> FinetuneResult:
-    """Fine-tune on the training language, select epochs, score every language, for every seed."""
-    from accelerate import Accelerator, PartialState
+def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = None, resume: bool = False,
+             overwrite: bool = False, trust_custom_code: bool = False, user_modules: Any = (),
+             **choices: Any) -> FinetuneResult:
+    """Fine-tune on the training language, select epochs, score every language, for every seed.
 
-    from xlmk.config import recipe_to_yaml
-    from xlmk.downstream.loop import accumulation_steps
-    from xlmk.io import atomic_write_text
-    from xlmk.progress import make_progress
+    An existing run directory is continued only with `resume` (same recipe and model; more seeds may be
+    added), replaced only with `overwrite` (`xlmk/rundir.py`); custom tasks need `trust_custom_code`
+    or `user_modules` (`xlmk/trust.py`)."""
+    from xlmk import trust
 
     recipe = resolve_recipe(recipe, **choices)
+    policy = trust.check(recipe, trust_custom_code=trust_custom_code, user_modules=user_modules,
+                         source=f"finetune recipe {recipe.name!r}")
+    with trust.enforced(policy):
+        return _finetune(recipe, out, resume, overwrite)
+
+
+def _finetune(recipe: FinetuneRecipe, out: str | Path | None, resume: bool, overwrite: bool) -> FinetuneResult:
+    from accelerate import PartialState
+
+    from xlmk import rundir
+    from xlmk.config import recipe_to_yaml
+    from xlmk.io import atomic_write_text
+    from xlmk.modeling import model_hash
+
+    mode = rundir.mode_of(resume, overwrite)
     task = recipe.task.build()
     # everything a user can get wrong is checked before the first step
     languages = task.languages()
@@ -95,13 +112,33 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
     _check_model(model_path, recipe)
     state = PartialState(cpu=recipe.run.cpu)  # a singleton: the Accelerator below shares it
     run_dir = _run_dir(out, recipe, state)
-    if (run_dir / SUMMARY).exists():
-        raise ConfigError(f"{run_dir} already holds a finished run ({SUMMARY}); choose another --out")
-    resolved = recipe_to_yaml(recipe)
-    _check_resume(run_dir, recipe)
+    identity = {"recipe": recipe.model_dump(mode="json"), "model_hash": model_hash(model_path)}
+    run = None
     if state.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "recipe.yaml", resolved)
+        run = rundir.open_run(run_dir, stage="finetune", identity=identity, mode=mode, ignore=("recipe.seeds",),
+                              legacy=_legacy_identity(run_dir, identity))
+    try:
+        done = _finished(run_dir, recipe) if mode == "resume" else None
+        if done is not None:  # resumed, nothing left to do: nothing is trained or written
+            return done
+        if run is not None:
+            run.reopen()
+            atomic_write_text(run_dir / "recipe.yaml", recipe_to_yaml(recipe))
+        result = _train_seeds(recipe, task, model_path, languages, run_dir, state)
+        if run is not None:
+            run.finish(seeds=list(result.summary["seeds"]))
+        return result
+    finally:
+        if run is not None:
+            run.close()
+
+
+def _train_seeds(recipe: FinetuneRecipe, task: Any, model_path: str, languages: list[str], run_dir: Path,
+                 state: Any) -> FinetuneResult:
+    from accelerate import Accelerator
+
+    from xlmk.downstream.loop import accumulation_steps
+    from xlmk.progress import make_progress
 
     accelerator = Accelerator(cpu=recipe.run.cpu, mixed_precision=_precision(recipe.run.precision),
                               gradient_accumulation_steps=accumulation_steps(recipe.optim, state.num_processes),
@@ -115,9 +152,11 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
             seed_dir = run_dir / f"seed-{seed}"
             if (seed_dir / "outcome.json").is_file():  # finished earlier: resume after it
                 outcomes[seed] = json.loads((seed_dir / "outcome.json").read_text(encoding="utf-8"))
-                continue
-            outcomes[seed] = context.run_seed(seed, seed_dir, progress)
+            else:
+                outcomes[seed] = context.run_seed(seed, seed_dir, progress)
             if accelerator.is_main_process:
+                # outcome.json is the seed's commit: its rows are derived from it, so rows that a kill
+                # kept from reaching results.jsonl are written now (rows already there are not repeated)
                 seed_rows = context.seed_rows(outcomes[seed])
                 append_rows(run_dir, seed_rows)
                 rows += seed_rows
@@ -147,6 +186,27 @@ def _check_model(model_path: str, recipe: FinetuneRecipe) -> None:
     if folder is not None and hasattr(recipe.task, "max_length"):
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         check_lengths({"task.max_length": recipe.task.max_length}, types.SimpleNamespace(**config))
+def _finished(run_dir: Path, recipe: FinetuneRecipe) -> FinetuneResult | None:
+    """The run as it finished, when every requested seed is done and the summary written."""
+    from xlmk.rundir import read_state
+
+    summary = run_dir / SUMMARY
+    if (read_state(run_dir) or {}).get("status") != "finished" or not summary.is_file():
+        return None
+    if not all((run_dir / f"seed-{s}" / "outcome.json").is_file() for s in recipe.seeds):
+        return None
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    return FinetuneResult(run_dir, data) if sorted(data.get("seeds", [])) == sorted(recipe.seeds) else None
+
+
+def _legacy_identity(run_dir: Path, identity: dict) -> dict | None:
+    """The identity of a run written before run.json: its recipe.yaml, and (unknown then) this model."""
+    import yaml
+
+    earlier = run_dir / "recipe.yaml"
+    if not earlier.is_file():
+        return None
+    return {"recipe": yaml.safe_load(earlier.read_text(encoding="utf-8")) or {}, "model_hash": identity["model_hash"]}
 
 
 def _precision(p: str) -> str:
@@ -165,29 +225,13 @@ def _run_dir(out: str | Path | None, recipe: FinetuneRecipe, state: Any) -> Path
     return Path(names[0])
 
 
-def _check_resume(run_dir: Path, recipe: FinetuneRecipe) -> None:
-    """Finished seeds of an earlier call are reused only if everything but the seed list is the same."""
-    import yaml
-
-    earlier = run_dir / "recipe.yaml"
-    if not earlier.is_file() or not any(run_dir.glob("seed-*/outcome.json")):
-        return
-    old = yaml.safe_load(earlier.read_text(encoding="utf-8")) or {}
-    new = recipe.model_dump(mode="json")
-    old.pop("seeds", None)
-    new.pop("seeds", None)
-    if old != new:
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-        raise ConfigError(f"{run_dir} holds seeds of a different recipe (differs in: {', '.join(changed)}); "
-                          "choose another --out")
-
-
 class _Context:
     """What all seeds of a run share: the task, encoded train/dev data, provenance."""
 
     def __init__(self, task: Any, recipe: FinetuneRecipe, model_path: str, languages: list[str], run_dir: Path,
                  accelerator: Any):
         from xlmk.modeling import model_hash, quiet_transformers
+        from xlmk.rundir import model_identity, model_label
 
         quiet_transformers()
         self.task, self.recipe, self.model_path, self.languages = task, recipe, model_path, languages
@@ -211,6 +255,7 @@ class _Context:
                 said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in notes.items())
                 Console(stderr=True).print(f"[yellow]note:[/] {task.name} {label}: {said}", highlight=False)
         self.model_hash = model_hash(model_path)
+        self.model_run, self.model_name = model_identity(model_path)["run"], model_label(model_path)
         self.pretrain_recipe = _pretrain_recipe(model_path)
         self.provenance = provenance()
 
@@ -256,7 +301,7 @@ class _Context:
     def _row(self, **kw: Any) -> ResultRow:
         extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version, **kw.pop("extra", {})}
         return ResultRow(stage="finetune", name=self.task.name, version=self.task.version, model=self.model_path,
-                         model_name=Path(self.model_path).name, model_hash=self.model_hash,
+                         model_name=self.model_name, model_hash=self.model_hash, model_run=self.model_run,
                          recipe=self.pretrain_recipe[0], recipe_version=self.pretrain_recipe[1],
                          run_id=self.run_dir.name, extra=extra, **self.provenance, **kw)
 

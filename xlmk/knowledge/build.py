@@ -79,8 +79,23 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
 
     A build that stops with an error leaves `BUILD-FAILED.json` (the error) beside its partial tables;
     the stages refuse such a directory until a build into it finishes."""
+    from xlmk.rundir import lock
+
     started = time.time()
     sites = _check_inputs(options)
+    # one build writes a directory at a time; its shard tasks share it (rundir.lock(..., shared=True))
+    with lock(_outdir(options.out), what="knowledge build"):
+        return _build_or_confirm(options, sites, started, progress)
+
+
+def _outdir(out: Path) -> Path:
+    if out.exists() and not out.is_dir():
+        raise DataError("--out names a directory, this is a file", path=out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _build_or_confirm(options: BuildOptions, sites: list, started: float, progress) -> dict:
     languages = options.languages or sorted({s.lang for s in sites}) or None
     fingerprint = _fingerprint(options, sites)
     done = _prepare(options, fingerprint)

@@ -2,7 +2,7 @@
 
 It is assembled from the per-shard markers (not from this run's memory), so a build resumed after a
 crash reports the same counts as one that ran through. `knowledge_stats` reads it back and checks that
-every shard it lists is present with the rows it says.
+every shard it lists is present with the rows it says, and that no shard is there that it does not list.
 """
 from __future__ import annotations
 
@@ -98,16 +98,6 @@ def _group_examples(items: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def read_manifest(kdir: str | Path) -> dict:
-    path = Path(kdir) / "manifest.json"
-    if not path.is_file():
-        raise DataError("no manifest.json: not a finished knowledge directory", path=Path(kdir))
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"unreadable manifest: {exc}", path=path, line=exc.lineno) from None
-
-
 def knowledge_stats(kdir: str | Path) -> dict:
     """Counts per table and language from the manifest, after checking every listed shard.
 
@@ -125,6 +115,14 @@ def knowledge_stats(kdir: str | Path) -> dict:
             if present[table][name] != rows:
                 raise DataError(f"shard holds {present[table][name]} rows, the manifest says {rows}",
                                 path=kdir / table / name)
+    # shards the manifest does not list: another build wrote into this directory, or its manifest is stale
+    for table, files in present.items():
+        listed = manifest["tables"].get(table, {}).get("files", {})
+        extra = sorted(set(files) - set(listed))
+        if extra:
+            raise DataError(f"{len(extra)} shard(s) of table {table} are not in the manifest ({', '.join(extra[:3])}"
+                            f"{', …' if len(extra) > 3 else ''}): the manifest does not describe this directory; "
+                            "rebuild it with `xlmk knowledge build --fresh`", path=kdir / "manifest.json")
     return {
         "tables": {t: {"rows": i["rows"], "files": len(i["files"]), "by_lang": i.get("by_lang")}
                    for t, i in manifest["tables"].items()},

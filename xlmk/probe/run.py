@@ -24,6 +24,8 @@ from xlmk.probe.metrics import Score
 from xlmk.probe.recipe import ProbeRecipe
 from xlmk.probe.specs import CustomProbe, DataDir, LamaProbe, MLamaProbe, ProbeKnowledgeDir, XepProbe, XorProbe, probe_version
 from xlmk.results import ResultRow, append_rows, provenance
+from xlmk.rundir import model_label as default_label  # a checkpoint's short name: runs/A/final -> A/final
+from xlmk.rundir import safe_name
 
 
 @dataclass
@@ -75,17 +77,6 @@ def encoder_path(encoder: Any) -> str | None:
 
         return str(cached_init_model(encoder.size, encoder.tokenizer, encoder.seed, encoder.cache_dir))
     return None
-
-
-GENERIC_NAMES = ("final", "best", "last", "model", "checkpoint", "step")
-
-
-def default_label(path: str) -> str:
-    """A checkpoint's short name: its directory, with the run's name when the directory says little (final, step-100)."""
-    p = Path(path)
-    if p.name.lower().startswith(GENERIC_NAMES) and p.parent.name:
-        return f"{p.parent.name}/{p.name}"
-    return p.name or str(path)
 
 
 def files_hash(paths: Iterable[Path]) -> str:
@@ -166,28 +157,83 @@ def _run_mlama(spec: MLamaProbe, data_dir: Path, scorer: Any, coverage: Coverage
 
 
 def probe(recipe: ProbeRecipe, *, out_dir: str | Path | None = None, model: Any = None, tokenizer: Any = None,
-          model_label: str | None = None) -> ProbeResult:
+          model_label: str | None = None, resume: bool = False, overwrite: bool = False,
+          trust_custom_code: bool = False, user_modules: Iterable[str | Path] = ()) -> ProbeResult:
     """Run `recipe` and write its run directory; `model`/`tokenizer` skip loading the recipe's encoder.
 
-    The run directory is `out_dir`, else `<run.output_dir>/<recipe name>/<model label>`.
+    The run directory is `out_dir`, else `<run.output_dir>/<recipe name>/<model label>`. Several models
+    may share one; a model's earlier run there is continued only with `resume` (a finished one is read
+    back, not probed again) and replaced only with `overwrite` (`xlmk/rundir.py`). A custom probe needs
+    `trust_custom_code` or `user_modules` (`xlmk/trust.py`).
     """
-    import torch
+    from xlmk import rundir, trust
 
-    from xlmk.probe.scoring import MaskedLMScorer, prepare_model, resolve_device
-    from xlmk.progress import make_progress
-
+    policy = trust.check(recipe, trust_custom_code=trust_custom_code, user_modules=user_modules,
+                         source=f"probe recipe {recipe.name!r}")
+    if model is not None and tokenizer is None:
+        raise ConfigError("probe(): pass the tokenizer along with the model")
     spec = recipe.probe
     # data first: a wrong path should not wait for a model to load
     data_dir = spec.data.build() if isinstance(spec, (LamaProbe, MLamaProbe)) else None
     kdir = spec.knowledge.build() if isinstance(spec, (XepProbe, XorProbe)) else None
     check_probe_inputs(spec, kdir, data_dir)
     path = encoder_path(recipe.encoder) if model is None else None
-    if model is None:
-        model, tokenizer = recipe.encoder.build()
-    elif tokenizer is None:
-        raise ConfigError("probe(): pass the tokenizer along with the model")
+    if path is not None:
+        from xlmk.contracts import check_model_location
+
+        check_model_location(path, where="model")  # before the run directory is claimed
+    if model is None and path is None:  # a custom encoder: its label comes from the model it builds
+        with trust.enforced(policy):
+            model, tokenizer = recipe.encoder.build()
     label = model_label or recipe.run.model_name or (default_label(path) if path else type(model).__name__)
     out = Path(out_dir) if out_dir is not None else Path(recipe.run.output_dir) / recipe.name / label
+    safe = safe_name(label)
+    identity = {"recipe": recipe.model_dump(mode="json"), "model_hash": _model_hash(path, model)}
+    with rundir.open_run(out, stage="probe", identity=identity, mode=rundir.mode_of(resume, overwrite), name=label,
+                         markers=(f"recipe-{safe}.yaml", f"coverage-{safe}.json", f"predictions-{safe}.jsonl")) as run:
+        if run.finished_before:
+            return _read_back(recipe, out, label, safe)
+        from xlmk.results import remove_rows
+
+        remove_rows(out, lambda r: r.model_name == label)  # an unfinished or replaced run of this model
+        with trust.enforced(policy):
+            result = _probe(recipe, spec, out, label, path, model, tokenizer, data_dir, kdir)
+        run.finish(rows=len(result.rows))
+    return result
+
+
+def _model_hash(path: str | None, model: Any) -> str | None:
+    from xlmk.modeling import model_hash
+
+    if path is not None:
+        return model_hash(path)
+    from xlmk.probe.dense import model_fingerprint
+
+    return model_fingerprint(model, None)
+
+
+def _read_back(recipe: ProbeRecipe, out: Path, label: str, safe: str) -> ProbeResult:
+    """A finished run of this model in `out`, as it was written."""
+    from xlmk.results import read_rows
+
+    rows = [r for r in read_rows([out / "results.jsonl"]) if r.model_name == label]
+    coverage = out / f"coverage-{safe}.json"
+    files = {"results": out / "results.jsonl", "coverage": coverage, "recipe": out / f"recipe-{safe}.yaml"}
+    if (out / f"predictions-{safe}.jsonl").is_file():
+        files["predictions"] = out / f"predictions-{safe}.jsonl"
+    info = {k: v for k, v in (rows[0].extra if rows else {}).items() if k in ("ranking", "representation")}
+    return ProbeResult(recipe, out, label, rows, json.loads(coverage.read_text(encoding="utf-8")), info, files)
+
+
+def _probe(recipe: ProbeRecipe, spec: Any, out: Path, label: str, path: str | None, model: Any, tokenizer: Any,
+           data_dir: Path | None, kdir: Any) -> ProbeResult:
+    import torch
+
+    from xlmk.probe.scoring import MaskedLMScorer, prepare_model, resolve_device
+    from xlmk.progress import make_progress
+
+    if model is None:
+        model, tokenizer = recipe.encoder.build()
     device = resolve_device(recipe.run.device)
     model = prepare_model(model, device, recipe.run.precision)
     torch.manual_seed(recipe.seed)
@@ -284,8 +330,11 @@ def _rows(recipe: ProbeRecipe, scores: list[Score], coverage: Coverage, info: di
     from xlmk.modeling import model_hash
 
     spec = recipe.probe
+    from xlmk.rundir import model_identity
+
     train_name, train_version = training_recipe(path)
     mhash = model_hash(path) if path else None
+    model_run = model_identity(path)["run"] if path else None
     shared = {k: v for k, v in info.items() if k not in ("protocol", "data_hash")}
     rows = []
     for s in scores:
@@ -294,7 +343,7 @@ def _rows(recipe: ProbeRecipe, scores: list[Score], coverage: Coverage, info: di
         if key is not None:
             extra["coverage"] = coverage.entry(key)
         rows.append(ResultRow(stage="probe", name=recipe.name if isinstance(spec, CustomProbe) else spec.kind,
-                              version=probe_version(spec), model=model, model_name=label, model_hash=mhash,
+                              version=probe_version(spec), model=model, model_name=label, model_hash=mhash, model_run=model_run,
                               recipe=train_name, recipe_version=train_version, language=s.language, subset=s.subset,
                               split="test", metric=s.metric, value=s.value, n=s.n, seed=recipe.seed,
                               protocol=info.get("protocol"), data_hash=info.get("data_hash"), run_id=run_id,
@@ -304,7 +353,7 @@ def _rows(recipe: ProbeRecipe, scores: list[Score], coverage: Coverage, info: di
 
 def _write(out: Path, recipe: ProbeRecipe, rows: list[ResultRow], preds: list[dict], coverage: Coverage, label: str) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    safe = safe_name(label)
     files = {"results": append_rows(out, rows)}
     files["coverage"] = out / f"coverage-{safe}.json"
     atomic_write_json(files["coverage"], coverage.to_dict())
