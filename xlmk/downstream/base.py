@@ -139,6 +139,10 @@ class Task(abc.ABC):
                             f"(looked for {self._templates(splits)})")
         return found
 
+    def dev_languages(self, languages: list[str]) -> list[str]:
+        """The languages whose dev sets are scored after every epoch (all evaluated ones by default)."""
+        return list(languages)
+
     def _templates(self, splits: tuple[str, ...]) -> str:
         files = self.files()
         return ", ".join(files.get(s, "?") for s in splits)

@@ -26,7 +26,9 @@ from xlmk.results import ResultRow, append_rows, provenance
 
 SUMMARY = "summary.json"
 # task names accepted where a recipe is expected -> the recipe carrying the paper's settings
-TASK_RECIPES = {"xnli": "xnli", "mlqa": "mlqa", "ner": "ner-xglue", "panx": "panx"}
+TASK_RECIPES = {"xnli": "xnli", "mlqa": "mlqa", "ner": "ner-xglue", "panx": "panx", "paws-x": "paws-x",
+                "pawsx": "paws-x", "xquad": "xquad", "tydiqa": "tydiqa", "udpos": "udpos", "bucc": "bucc",
+                "tatoeba": "tatoeba"}
 
 
 @dataclass
@@ -79,6 +81,10 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
 
     recipe = resolve_recipe(recipe, **choices)
     task = recipe.task.build()
+    if getattr(task, "retrieval", False):  # BUCC, Tatoeba: nothing to train
+        from xlmk.downstream.retrieve import run as retrieve
+
+        return retrieve(recipe, task, out)
     # everything a user can get wrong is checked before the first step
     languages = task.languages()
     check_protocols(recipe.selection.protocols, languages, task.train_language)
@@ -169,7 +175,10 @@ class _Context:
         self.tokenizer = load_tokenizer(model_path)
         train = task.load_train()
         self.train = (train, task.encode(train, self.tokenizer, train=True))
-        self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in languages for d in task.load("dev", lang)]
+        # tasks without dev data in every language (XQuAD, TyDiQA-GoldP) select on the languages that have it
+        self.dev_languages = task.dev_languages(languages)
+        self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in self.dev_languages
+                    for d in task.load("dev", lang)]
         # test files are read (and so checked) now, before any training; they are encoded when needed
         self.test_data = [d for lang in languages for d in task.load("test", lang)]
         self._test: list | None = None
@@ -204,7 +213,7 @@ class _Context:
         if history_file.exists():
             history_file.unlink()  # an unfinished earlier attempt at this seed
         result = fit(self.task, self.recipe, self.model_path, self.tokenizer, seed, self.accelerator, train=self.train, dev=self.dev,
-                     languages=self.languages, load_test=self.load_test, progress=progress, on_epoch=log_epoch)
+                     languages=self.dev_languages, load_test=self.load_test, progress=progress, on_epoch=log_epoch)
         if self.accelerator.is_main_process:
             if self.recipe.run.save_predictions:
                 sets = {d.label: d for d, _ in self.dev + result["test_sets"]}
@@ -246,9 +255,13 @@ class _Context:
     def _hashes(self, outcome: dict, split: str) -> dict[str, str]:
         """Data hash per language of a split, and for `avg` one hash over all of them."""
         data = outcome["data"]
-        out = {lang: data[f"{split}-{lang}"]["hash"] for lang in self.languages}
-        out[AVG] = hashlib.sha256("".join(out[lang] for lang in self.languages).encode()).hexdigest()
+        languages = self._split_languages(split)
+        out = {lang: data[f"{split}-{lang}"]["hash"] for lang in languages}
+        out[AVG] = hashlib.sha256("".join(out[lang] for lang in languages).encode()).hexdigest()
         return out
+
+    def _split_languages(self, split: str) -> list[str]:
+        return self.dev_languages if split == "dev" else self.languages
 
     def summary(self, outcomes: dict[int, dict]) -> dict:
         """Statistics over seeds for each protocol and split: mean, max (by the average) and std."""
@@ -258,16 +271,17 @@ class _Context:
         for protocol in self.recipe.selection.protocols:
             out["protocols"][protocol] = {}
             for split in ("dev", "test"):
+                languages = self._split_languages(split)
                 per_seed = {}
                 for seed, outcome in outcomes.items():
                     scores = outcome["protocols"][protocol][split]
-                    per_seed[seed] = {m: with_average({lang: scores[f"{split}-{lang}"][m] for lang in self.languages},
-                                                      self.languages) for m in self.task.metrics}
+                    per_seed[seed] = {m: with_average({lang: scores[f"{split}-{lang}"][m] for lang in languages},
+                                                      languages) for m in self.task.metrics}
                 stats = seed_statistics(per_seed, self.task.main_metric, ddof=self.recipe.selection.std_ddof)
                 stats["epochs"] = {seed: o["protocols"][protocol]["epoch"] for seed, o in outcomes.items()}
                 first = next(iter(outcomes.values()))
                 stats["data_hash"] = self._hashes(first, split)
-                n = {lang: first["protocols"][protocol][split][f"{split}-{lang}"].get("n") for lang in self.languages}
+                n = {lang: first["protocols"][protocol][split][f"{split}-{lang}"].get("n") for lang in languages}
                 stats["n"] = {**n, AVG: sum(v or 0 for v in n.values())}
                 out["protocols"][protocol][split] = stats
         return out

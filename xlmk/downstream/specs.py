@@ -45,12 +45,30 @@ class XnliSpec(_TaskSpec):
     layout: Literal["auto", "original", "xglue", "hf"] = Field(
         "auto", description="original = XNLI-1.0 + XNLI-MT-1.0 folders; xglue = {lang}.{split} files; hf = the `xnli` "
                             "data set through datasets.load_dataset; auto = whichever the folder holds.")
-    hf_name: str = Field("facebook/xnli", description="Data set name or local folder for layout hf.")
+    hf_name: str = Field("facebook/xnli", description="Data set name, or a local folder holding one `save_to_disk` "
+                                                      "DatasetDict per language (FOLDER/{lang}), for layout hf.")
+    hf_columns: dict[str, str] = Field(default_factory=dict, description="layout hf: data set column per field "
+                                       "(premise, hypothesis, label) where the names differ.")
 
     def build(self) -> Any:
         from xlmk.downstream.xnli import XnliTask
 
         return XnliTask(self)
+
+
+class PawsxSpec(XnliSpec):
+    """PAWS-X (7 languages, paraphrase or not, accuracy); English PAWS-Wiki for training."""
+
+    kind: Literal["paws-x"] = "paws-x"  # type: ignore[assignment]
+    layout: Literal["auto", "original", "xtreme", "hf"] = Field(  # type: ignore[assignment]
+        "auto", description="original = the release's x-final/{lang}/*.tsv; xtreme = XTREME's {split}-{lang}.tsv "
+                            "(its test files have no labels); hf = the `paws-x` data set; auto = whichever the folder holds.")
+    hf_name: str = Field("google-research-datasets/paws-x", description=XnliSpec.model_fields["hf_name"].description)
+
+    def build(self) -> Any:
+        from xlmk.downstream.pawsx import PawsxTask
+
+        return PawsxTask(self)
 
 
 class MlqaSpec(_TaskSpec):
@@ -83,6 +101,33 @@ class MlqaSpec(_TaskSpec):
         return MlqaTask(self)
 
 
+class XquadSpec(MlqaSpec):
+    """XQuAD (11 languages, SQuAD v1.1 metric); SQuAD v1.1 for training, English SQuAD dev for selection."""
+
+    kind: Literal["xquad"] = "xquad"  # type: ignore[assignment]
+
+    def build(self) -> Any:
+        from xlmk.downstream.xtreme_qa import XquadTask
+
+        return XquadTask(self)
+
+
+class TydiqaSpec(MlqaSpec):
+    """TyDiQA-GoldP (9 languages, SQuAD v1.1 metric); its English training questions for training."""
+
+    kind: Literal["tydiqa"] = "tydiqa"  # type: ignore[assignment]
+    layout: Literal["auto", "original", "xtreme"] = Field(
+        "auto", description="original = tydiqa-goldp-v1.1-{train.json,dev/}; xtreme = tydiqa.goldp.{lang}.{train,dev}.json; "
+                            "auto = whichever the folder holds.")
+    heldout_every: int = Field(10, ge=2, description="Every N-th English training question is held out as the dev set "
+                                                     "the epoch is chosen on (XTREME has none; its test is GoldP dev).")
+
+    def build(self) -> Any:
+        from xlmk.downstream.xtreme_qa import TydiqaTask
+
+        return TydiqaTask(self)
+
+
 class NerSpec(_TaskSpec):
     """XGLUE NER (en de es nl; CoNLL-2002/2003, `token tag`, IOB1); entity F1 by conlleval/seqeval."""
 
@@ -108,6 +153,57 @@ class PanxSpec(NerSpec):
     layout: Literal["xglue", "panx", "conll"] = Field("panx", description=NerSpec.model_fields["layout"].description)
 
 
+class UdposSpec(NerSpec):
+    """UD-POS as XTREME uses it (UD v2.5, 33 languages, 17 UPOS tags); seqeval F1 as XTREME scores it."""
+
+    kind: Literal["udpos"] = "udpos"  # type: ignore[assignment]
+    layout: Literal["auto", "original", "xtreme"] = Field(  # type: ignore[assignment]
+        "auto", description="original = the UD release's UD_*/{lang}_*-ud-{split}.conllu (all treebanks of a language "
+                            "merged); xtreme = XTREME's {split}-{lang}.tsv; auto = whichever the folder holds.")
+
+    def build(self) -> Any:
+        from xlmk.downstream.udpos import UdposTask
+
+        return UdposTask(self)
+
+
+class _RetrievalSpec(_TaskSpec):
+    layer: int | None = Field(None, ge=0, description="Hidden layer whose states are pooled (0 = embeddings); None = "
+                                                      "round(7/12 x layers), XTREME's layer 7 of 12.")
+    pooling: Literal["mean", "cls"] = Field("mean", description="Mean over the sentence's tokens (XTREME) or the first token.")
+    k: int = Field(4, ge=1, description="Neighbours averaged in the margin score (Artetxe & Schwenk: 4).")
+    block: int = Field(4096, ge=1, description="Query rows per matrix product when searching.")
+
+
+class BuccSpec(_RetrievalSpec):
+    """BUCC 2018 (de fr ru zh to en): mine parallel sentences, threshold chosen on dev, F1 over pairs."""
+
+    kind: Literal["bucc"] = "bucc"
+    layout: Literal["auto", "original", "xtreme"] = Field(
+        "auto", description="original = {l}-en/{l}-en.{training,sample}.*; xtreme = {l}-en.{test,dev}.*; auto = whichever.")
+    scoring: Literal["cosine", "margin"] = Field("margin", description="Pair score: cosine, or the ratio margin (XTREME's BUCC).")
+
+    def build(self) -> Any:
+        from xlmk.downstream.retrieve import BuccTask
+
+        return BuccTask(self)
+
+
+class TatoebaSpec(_RetrievalSpec):
+    """Tatoeba (36 languages paired with English): nearest-neighbour search, accuracy@1."""
+
+    kind: Literal["tatoeba"] = "tatoeba"
+    layout: Literal["auto", "original", "xtreme"] = Field(
+        "auto", description="original = LASER's tatoeba.{xxx}-eng.*; xtreme = {l}-en.{l,en} + test-{l}.labels.tsv; "
+                            "auto = whichever.")
+    scoring: Literal["cosine", "margin"] = Field("cosine", description="Neighbour score: cosine (XTREME) or the ratio margin.")
+
+    def build(self) -> Any:
+        from xlmk.downstream.retrieve import TatoebaTask
+
+        return TatoebaTask(self)
+
+
 class CustomTaskSpec(_TaskSpec):
     """Your own task: `target(spec=…, **options)` returns an object with the methods of downstream.base.Task
     (subclass it); `data_dir`, `languages`, `files` and the rest are passed on in `spec`."""
@@ -120,4 +216,5 @@ class CustomTaskSpec(_TaskSpec):
         return import_target(self.target, where="task.target")(spec=self, **self.options)
 
 
-TaskSpec = Annotated[Union[XnliSpec, MlqaSpec, NerSpec, PanxSpec, CustomTaskSpec], Field(discriminator="kind")]
+TaskSpec = Annotated[Union[XnliSpec, PawsxSpec, MlqaSpec, XquadSpec, TydiqaSpec, NerSpec, PanxSpec, UdposSpec,
+                           BuccSpec, TatoebaSpec, CustomTaskSpec], Field(discriminator="kind")]

@@ -32,9 +32,12 @@ class XnliTask(Task):
     prediction_suffix = ".tsv"
     search_dirs = ("", "xnli", "XNLI")
 
+    layout_files = LAYOUT_FILES
+    hf_columns = {"premise": "premise", "hypothesis": "hypothesis", "label": "label"}
+
     def __init__(self, spec: Any):
         super().__init__(spec)
-        self.labels: list[str] = list(self.table["labels"])
+        self.labels: list[str] = [str(x) for x in self.table["labels"]]
         self.aliases: dict[str, str] = dict(self.table.get("label_aliases", {}))
         self._cache: dict[Path, dict] = {}
         self._layout = spec.layout
@@ -59,7 +62,7 @@ class XnliTask(Task):
         return f"the data set {self.spec.hf_name}" if self._layout == "hf" else super()._templates(splits)
 
     def default_files(self) -> dict[str, str]:
-        return dict(LAYOUT_FILES.get(self.layout(), {}))
+        return dict(self.layout_files.get(self.layout(), {}))
 
     def path(self, split: str, lang: str) -> Path | None:
         path = super().path(split, lang)
@@ -96,8 +99,15 @@ class XnliTask(Task):
     def load(self, split: str, lang: str) -> list[EvalData]:
         if self.layout() == "hf":
             ds = self._hf(split, lang)
-            names = ds.features["label"].names if hasattr(ds.features["label"], "names") else self.labels
-            examples = [NliExample(r["premise"], r["hypothesis"], names[r["label"]], i + 1) for i, r in enumerate(ds)]
+            cols = {**self.hf_columns, **self.spec.hf_columns}
+            missing = [c for c in cols.values() if c not in ds.column_names]
+            if missing:
+                raise DataError(f"{self.spec.hf_name} ({lang}, {split}) has no column {', '.join(missing)} (it has: "
+                                f"{', '.join(ds.column_names)}); map them with task.hf_columns")
+            feature = ds.features[cols["label"]]
+            names = feature.names if hasattr(feature, "names") else self.labels
+            examples = [NliExample(r[cols["premise"]], r[cols["hypothesis"]], str(names[r[cols["label"]]]), i + 1)
+                        for i, r in enumerate(ds)]
             return [EvalData(lang, split, examples, [], ds._fingerprint)]
         return super().load(split, lang)
 
@@ -119,6 +129,9 @@ class XnliTask(Task):
         import datasets
 
         datasets.disable_progress_bars()
+        local = Path(self.spec.hf_name).expanduser()
+        if (local / lang / "dataset_dict.json").is_file():  # save_to_disk of a DatasetDict per language
+            return datasets.load_from_disk(str(local / lang))[HF_SPLITS[split]]
         return datasets.load_dataset(self.spec.hf_name, lang, split=HF_SPLITS[split])
 
     # ---------------------------------------------------------------- model
