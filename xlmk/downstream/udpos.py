@@ -79,7 +79,7 @@ class UdposTask(NerTask):
     def _read_all(self, paths: list[Path], split: str, lang: str) -> EvalData:
         sentences = []
         for path in paths:
-            part = read_conllu(path) if path.suffix == ".conllu" else read_tag_lines(path)
+            part = read_conllu(path) if path.suffix == ".conllu" else read_tag_lines(path, single="word")
             part = [s for s in part if s.tokens]
             if part and all(not t for s in part for t in s.tags or []):
                 raise DataError("no tags: XTREME's test files keep only the words; use the UD release (or score "

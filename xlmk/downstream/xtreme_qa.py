@@ -61,10 +61,11 @@ class SquadScoredTask(MlqaTask):
 class XquadTask(SquadScoredTask):
     name = "xquad"
     table_key = "xquad"
-    search_dirs = ("", "xquad", "XQuAD", "squad")
+    # SQuAD is also looked for where MLQA's bundles (and the sample world) keep it
+    search_dirs = ("", "xquad", "XQuAD", "squad", "mlqa")
 
     def default_files(self) -> dict[str, str]:
-        return {"test": "xquad.{lang}.json", "dev": SQUAD_DEV[0]}
+        return {"train": TRAIN_CANDIDATES[0], "test": "xquad.{lang}.json", "dev": SQUAD_DEV[0]}
 
     def path(self, split: str, lang: str, qlang: str | None = None) -> Path | None:
         if split == "dev":

@@ -151,9 +151,11 @@ def _convert_sentence(rows: list[list[str]], path: Path, line: int) -> NerSenten
     return NerSentence(words, tags, line)
 
 
-def read_tag_lines(path: str | Path) -> list[NerSentence]:
-    """Sentences of `word<TAB>TAG` lines or one tag a line, a blank line between sentences (XTREME's
-    `read_tag`: every blank line ends a sentence, so two blank lines give an empty one)."""
+def read_tag_lines(path: str | Path, *, single: str = "tag") -> list[NerSentence]:
+    """Sentences of `word<TAB>TAG` lines or one item a line, a blank line between sentences (XTREME's
+    `read_tag`: every blank line ends a sentence, so two blank lines give an empty one). A one-column
+    line is a tag (`single="tag"`: predictions, leaderboard labels) or a word without its tag
+    (`single="word"`: XTREME's test files); the latter leaves the tag empty."""
     path = Path(path)
     sentences: list[NerSentence] = []
     words: list[str] = []
@@ -170,6 +172,10 @@ def read_tag_lines(path: str | Path) -> list[NerSentence]:
             raise wrong_layout(path, "XTREME's word<TAB>TAG", "CoNLL-U (layout: release)", i)
         if len(cells) > 2:
             raise wrong_layout(path, "XTREME's word<TAB>TAG", None, i)
+        if len(cells) == 1 and single == "word":
+            words.append(cells[0].strip())
+            tags.append("")
+            continue
         words.append(cells[0].strip() if len(cells) == 2 else "")
         tags.append(cells[-1].strip())
     if words or tags:
