@@ -155,3 +155,21 @@ def test_every_xtreme_task_runs_on_the_sample_world_and_scores_back(task, tiny_m
         else:
             gold = GOLD[task](sample_world, lang)
         assert score(task, gold, pred)["scores"][main] == pytest.approx(row.value, abs=1e-9), lang
+
+
+def test_translate_train_adds_the_translated_sets_and_is_recorded(tiny_model, tmp_path, capsys):
+    out = tmp_path / "run"
+    finetune("paws-x-tiny", model=str(tiny_model), languages=["en", "de", "es"], out=out, transfer="translate-train",
+             overrides=["run.save_model=false", "task.max_train_examples=10", "selection.protocols=[xtreme-en-dev]",
+                        "selection.primary=xtreme-en-dev"])
+    train = json.loads((out / "seed-1/outcome.json").read_text())["train"]
+    assert train["n"] == 30 and train["notes"]["translate_train_languages"] == 2  # 10 en + 10 de + 10 es
+    rows = read_rows([out])
+    assert rows and all(r.extra["transfer"] == "translate-train" for r in rows)
+    assert json.loads((out / "summary.json").read_text())["transfer"] == "translate-train"
+
+
+def test_translate_train_names_what_it_lacks(tiny_model, tmp_path):
+    with pytest.raises(DataError, match="udpos has no translated training data"):
+        finetune("udpos-tiny", model=str(tiny_model), languages=["en", "de"], out=tmp_path / "u",
+                 transfer="translate-train")

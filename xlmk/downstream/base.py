@@ -169,6 +169,34 @@ class Task(abc.ABC):
             data.examples = data.examples[:limit]
         return data
 
+    translate_train: str | None = None  # file template of the translated training sets, with {lang}
+
+    def translated_train(self, languages: list[str]) -> tuple[list[EvalData], list[str]]:
+        """(the machine-translated training sets of `languages`, the languages without one)."""
+        template = self.spec.files.get("translate-train") or self.translate_train_template()
+        if template is None:
+            raise DataError(f"{self.name} has no translated training data (task.transfer=translate-train is for "
+                            "PAWS-X, XNLI, XQuAD/MLQA and TyDiQA; or set task.files.translate-train)")
+        found, missing = [], []
+        for lang in languages:
+            if lang == self.train_language:
+                continue
+            path = self.find(template, lang=lang, split="train", name=lang)
+            if path is None:
+                missing.append(lang)
+                continue
+            data = self.read(path, "train", lang)
+            limit = getattr(self.spec, "max_train_examples", None)
+            data.examples = data.examples[:limit] if limit is not None else data.examples
+            found.append(data)
+        if not found:
+            raise DataError(f"no translated {self.name} training data for any of {', '.join(languages)} (looked for "
+                            f"{template} under {', '.join(str(r) for r in self.roots())})")
+        return found, missing
+
+    def translate_train_template(self) -> str | None:
+        return self.translate_train
+
     @abc.abstractmethod
     def read(self, path: Path, split: str, lang: str) -> EvalData:
         """Examples of one file in the task's original layout."""

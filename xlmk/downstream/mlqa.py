@@ -31,6 +31,9 @@ class MlqaTask(Task):
     prediction_suffix = ".json"
     search_dirs = ("", "mlqa", "MLQA", "MLQA_V1", "MLQA/MLQA_V1")
 
+    # XTREME's translate-train download: SQuAD machine-translated into each language
+    translate_train = "squad/translate-train/squad.translate.train.en-{lang}.json"
+
     def default_files(self) -> dict[str, str]:
         return {"dev": "dev/dev-context-{lang}-question-{qlang}.json",
                 "test": "test/test-context-{lang}-question-{qlang}.json"}

@@ -29,6 +29,9 @@ class PawsxTask(XnliTask):
     layout_files = LAYOUT_FILES
     hf_columns = {"premise": "sentence1", "hypothesis": "sentence2", "label": "label"}
 
+    def translate_train_template(self) -> str | None:
+        return LAYOUT_FILES["original"]["translate-train"] if self.layout() == "original" else None
+
     def layout(self) -> str:
         if self._layout == "auto":
             langs = self.table["languages"]

@@ -174,6 +174,8 @@ def run(recipe: Any, task: Any, out: str | Path | None) -> Any:
     from xlmk.modeling import model_hash, quiet_transformers
     from xlmk.results import ResultRow, append_rows, provenance
 
+    if recipe.task.transfer != "zero-shot":
+        raise ConfigError(f"{task.name} trains nothing: task.transfer={recipe.task.transfer} does not apply")
     languages = task.languages()
     model_path = model_location(recipe)
     if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
@@ -195,7 +197,8 @@ def run(recipe: Any, task: Any, out: str | Path | None) -> Any:
         scores, notes, predicted, paths = task.evaluate(lang, encoder)
         atomic_write_text(run_dir / "predictions" / f"test-{lang}.tsv", "".join(p + "\n" for p in predicted))
         data_hash = hash_paths(paths)
-        extra = {"finetune_recipe": recipe.name, "finetune_recipe_version": recipe.version, "layer": encoder.layer,
+        extra = {"finetune_recipe": recipe.name, "finetune_recipe_version": recipe.version, "transfer": "zero-shot",
+                 "layer": encoder.layer,
                  "pooling": recipe.task.pooling, **notes}
         for split, values in scores.items():
             for metric in task.metrics:

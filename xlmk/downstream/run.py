@@ -40,7 +40,7 @@ class FinetuneResult:
 
 def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = None, data: str | None = None,
                    languages: list[str] | None = None, seeds: list[int] | None = None,
-                   overrides: tuple[str, ...] | list[str] = ()) -> FinetuneRecipe:
+                   overrides: tuple[str, ...] | list[str] = (), transfer: str | None = None) -> FinetuneRecipe:
     """A recipe by name, path or object, with the command-line choices applied (validated)."""
     from xlmk.components import HFMaskedLM
     from xlmk.config import load_recipe
@@ -58,6 +58,8 @@ def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = N
         recipe.task.languages = list(languages)
     if seeds is not None:
         recipe.seeds = list(seeds)
+    if transfer is not None:
+        recipe.task.transfer = transfer
     return FinetuneRecipe.model_validate(recipe.model_dump())
 
 
@@ -174,6 +176,8 @@ class _Context:
         self.run_dir, self.accelerator = run_dir, accelerator
         self.tokenizer = load_tokenizer(model_path)
         train = task.load_train()
+        if recipe.task.transfer == "translate-train":
+            train = _with_translations(task, train, languages, accelerator)
         self.train = (train, task.encode(train, self.tokenizer, train=True))
         # tasks without dev data in every language (XQuAD, TyDiQA-GoldP) select on the languages that have it
         self.dev_languages = task.dev_languages(languages)
@@ -231,7 +235,8 @@ class _Context:
 
     # ---------------------------------------------------------------- rows
     def _row(self, **kw: Any) -> ResultRow:
-        extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version, **kw.pop("extra", {})}
+        extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version,
+                 "transfer": self.recipe.task.transfer, **kw.pop("extra", {})}
         return ResultRow(stage="finetune", name=self.task.name, version=self.task.version, model=self.model_path,
                          model_name=Path(self.model_path).name, model_hash=self.model_hash,
                          recipe=self.pretrain_recipe[0], recipe_version=self.pretrain_recipe[1],
@@ -267,7 +272,8 @@ class _Context:
         """Statistics over seeds for each protocol and split: mean, max (by the average) and std."""
         out: dict = {"task": self.task.name, "version": self.task.version, "recipe": self.recipe.name,
                      "model": self.model_path, "languages": self.languages, "main_metric": self.task.main_metric,
-                     "seeds": list(outcomes), "data_notes": self.notes, "protocols": {}}
+                     "seeds": list(outcomes), "data_notes": self.notes, "transfer": self.recipe.task.transfer,
+                     "protocols": {}}
         for protocol in self.recipe.selection.protocols:
             out["protocols"][protocol] = {}
             for split in ("dev", "test"):
@@ -285,6 +291,23 @@ class _Context:
                 stats["n"] = {**n, AVG: sum(v or 0 for v in n.values())}
                 out["protocols"][protocol][split] = stats
         return out
+
+
+def _with_translations(task: Any, train: Any, languages: list[str], accelerator: Any) -> Any:
+    """The training set plus the translated ones (translate-train); languages without one are said."""
+    from xlmk.downstream.base import EvalData
+
+    translated, missing = task.translated_train(languages)
+    if missing and accelerator.is_main_process:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[yellow]note:[/] {task.name} translate-train: no translated training set for "
+                                   f"{', '.join(missing)}", highlight=False)
+    sets = [train] + translated
+    notes = dict(train.notes)
+    notes["translate_train_languages"] = len(translated)
+    return EvalData(train.lang, "train", [e for d in sets for e in d.examples], [p for d in sets for p in d.paths],
+                    hashlib.sha256("".join(d.data_hash for d in sets).encode()).hexdigest(), notes=notes)
 
 
 def load_tokenizer(model_path: str) -> Any:

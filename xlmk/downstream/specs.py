@@ -27,6 +27,10 @@ class _TaskSpec(StrictModel):
     files: dict[str, str] = Field(default_factory=dict, description="File templates per split (train, dev, test) relative to data_dir, with {lang}; unset splits use the layout's defaults.")
     max_length: int = Field(256, ge=8, description="Maximum tokens per sequence.")
     max_train_examples: int | None = Field(None, ge=1, description="Use only the first N training examples (smoke tests); None = all.")
+    transfer: Literal["zero-shot", "translate-train"] = Field(
+        "zero-shot", description="zero-shot = train on the training language only; translate-train = also on the "
+                                 "machine-translated training sets of the evaluated languages that have one (XTREME's "
+                                 "second protocol; PAWS-X, XNLI, XQuAD/MLQA, TyDiQA). Recorded in every row.")
 
     def root(self) -> Path:
         if self.data_dir is None:

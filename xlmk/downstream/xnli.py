@@ -58,6 +58,10 @@ class XnliTask(Task):
     def roots(self) -> list[Path]:
         return [] if self._layout == "hf" else super().roots()
 
+    def translate_train_template(self) -> str | None:
+        # XNLI-MT's and XGLUE's training files are per language: the translations sit beside English
+        return None if self.layout() == "hf" else self.files()["train"]
+
     def _templates(self, splits: tuple[str, ...]) -> str:
         return f"the data set {self.spec.hf_name}" if self._layout == "hf" else super()._templates(splits)
 

@@ -111,6 +111,8 @@ class TydiqaTask(SquadScoredTask):
                     "test": "tydiqa-goldp-v1.1-dev/tydiqa-goldp-dev-{name}.json"}
         return {"train": "tydiqa.goldp.{lang}.train.json", "test": "tydiqa.goldp.{lang}.dev.json"}
 
+    translate_train = "translate-train/tydiqa.translate.train.en-{lang}.json"  # XTREME's download
+
     def _name(self, lang: str) -> str:
         if lang not in self.names:
             raise DataError(f"TyDiQA-GoldP has no language {lang!r} (it has: {', '.join(self.names)})")
