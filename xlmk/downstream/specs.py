@@ -42,6 +42,24 @@ class _TaskSpec(StrictModel):
         return Path(self.data_dir).expanduser()
 
 
+class _HfSource(StrictModel):
+    """Where `layout: hf` reads from: a hub name (online) or a local `save_to_disk` folder."""
+
+    hf_name: str | None = Field(None, description="layout hf: data set name, or a local save_to_disk folder (one "
+                                                  "DatasetDict, or one per config in FOLDER/<config>).")
+    hf_config: str | None = Field(None, description="layout hf: configuration name, with {lang} (e.g. 'xquad.{lang}').")
+    hf_splits: dict[str, str] = Field(default_factory=dict, description="layout hf: data set split per split "
+                                      "(train, dev, test) where not train/validation/test.")
+    hf_columns: dict[str, str] = Field(default_factory=dict, description="layout hf: data set column per field "
+                                       "where the names differ (QA: id, question, context, answers; tagging: tokens, tags).")
+
+    @model_validator(mode="after")
+    def _hf_named(self) -> "_HfSource":
+        if getattr(self, "layout", None) == "hf" and not self.hf_name:
+            raise ValueError("layout hf needs task.hf_name (a data set name or a save_to_disk folder)")
+        return self
+
+
 class XnliSpec(_TaskSpec):
     """XNLI (15 languages, 3 labels, accuracy); English MultiNLI for training."""
 
@@ -75,10 +93,14 @@ class PawsxSpec(XnliSpec):
         return PawsxTask(self)
 
 
-class MlqaSpec(_TaskSpec):
+class MlqaSpec(_TaskSpec, _HfSource):
     """MLQA (7 languages, extractive QA, the official MLQA metric); SQuAD v1.1 for training."""
 
     kind: Literal["mlqa"] = "mlqa"
+    layout: Literal["original", "hf"] = Field("original", description="original = the release's JSON files; hf = dev and "
+                                              "test from a data set (training stays the SQuAD file).")
+    hf_name: str | None = Field("facebook/mlqa", description=_HfSource.model_fields["hf_name"].description)
+    hf_config: str | None = Field("mlqa.{lang}.{lang}", description=_HfSource.model_fields["hf_config"].description)
     max_length: int = Field(384, ge=32, description="Maximum tokens per window (question + context).")
     doc_stride: int = Field(128, ge=1, description="Tokens shared by consecutive windows of a long context.")
     max_query_length: int = Field(64, ge=1, description="Questions are cut to this many tokens.")
@@ -109,6 +131,12 @@ class XquadSpec(MlqaSpec):
     """XQuAD (11 languages, SQuAD v1.1 metric); SQuAD v1.1 for training, English SQuAD dev for selection."""
 
     kind: Literal["xquad"] = "xquad"  # type: ignore[assignment]
+    layout: Literal["original", "hf"] = Field("original", description="original = xquad.{lang}.json files; hf = test "
+                                              "sets from a data set (e.g. google/xquad, config xquad.{lang}, test split "
+                                              "validation); training and dev stay SQuAD files.")
+    hf_name: str | None = Field("google/xquad", description=_HfSource.model_fields["hf_name"].description)
+    hf_config: str | None = Field("xquad.{lang}", description=_HfSource.model_fields["hf_config"].description)
+    hf_splits: dict[str, str] = Field({"test": "validation"}, description=_HfSource.model_fields["hf_splits"].description)
 
     def build(self) -> Any:
         from xlmk.downstream.xtreme_qa import XquadTask
@@ -120,9 +148,13 @@ class TydiqaSpec(MlqaSpec):
     """TyDiQA-GoldP (9 languages, SQuAD v1.1 metric); its English training questions for training."""
 
     kind: Literal["tydiqa"] = "tydiqa"  # type: ignore[assignment]
-    layout: Literal["auto", "original", "xtreme"] = Field(
+    layout: Literal["auto", "original", "xtreme", "hf"] = Field(  # type: ignore[assignment]
         "auto", description="original = tydiqa-goldp-v1.1-{train.json,dev/}; xtreme = tydiqa.goldp.{lang}.{train,dev}.json; "
+                            "hf = a data set holding every language (ids `<language>-…`), test = its validation split; "
                             "auto = whichever the folder holds.")
+    hf_name: str | None = Field("google-research-datasets/tydiqa", description=_HfSource.model_fields["hf_name"].description)
+    hf_config: str | None = Field("secondary_task", description=_HfSource.model_fields["hf_config"].description)
+    hf_splits: dict[str, str] = Field({"test": "validation"}, description=_HfSource.model_fields["hf_splits"].description)
     heldout_every: int = Field(10, ge=2, description="Every N-th English training question is held out as the dev set "
                                                      "the epoch is chosen on (XTREME has none; its test is GoldP dev).")
 
@@ -132,13 +164,14 @@ class TydiqaSpec(MlqaSpec):
         return TydiqaTask(self)
 
 
-class NerSpec(_TaskSpec):
+class NerSpec(_TaskSpec, _HfSource):
     """XGLUE NER (en de es nl; CoNLL-2002/2003, `token tag`, IOB1); entity F1 by conlleval/seqeval."""
 
     kind: Literal["ner"] = "ner"
-    layout: Literal["xglue", "panx", "conll"] = Field(
+    layout: Literal["xglue", "panx", "conll", "hf"] = Field(
         "xglue", description="xglue = {lang}.{split} files of `token tag`; panx = {lang}/{split} of `lang:token<TAB>tag`; "
-                             "conll = columns with the token first and the tag last (set `files`).")
+                             "conll = columns with the token first and the tag last (set `files`); hf = a data set with "
+                             "tokens and tag columns (e.g. unimelb-nlp/wikiann, config {lang}).")
     labels: list[str] | None = Field(None, description="Tag set; None = the task's tags in the table. Unknown tags in data are errors.")
 
     def table_key(self) -> str:
@@ -154,16 +187,19 @@ class PanxSpec(NerSpec):
     """WikiANN / PAN-X as XTREME uses it (40 languages, `lang:token<TAB>tag`, IOB2)."""
 
     kind: Literal["panx"] = "panx"  # type: ignore[assignment]
-    layout: Literal["xglue", "panx", "conll"] = Field("panx", description=NerSpec.model_fields["layout"].description)
+    layout: Literal["xglue", "panx", "conll", "hf"] = Field("panx", description=NerSpec.model_fields["layout"].description)
+    hf_name: str | None = Field("unimelb-nlp/wikiann", description=_HfSource.model_fields["hf_name"].description)
+    hf_config: str | None = Field("{lang}", description=_HfSource.model_fields["hf_config"].description)
 
 
 class UdposSpec(NerSpec):
     """UD-POS as XTREME uses it (UD v2.5, 33 languages, 17 UPOS tags); seqeval F1 as XTREME scores it."""
 
     kind: Literal["udpos"] = "udpos"  # type: ignore[assignment]
-    layout: Literal["auto", "original", "xtreme"] = Field(  # type: ignore[assignment]
+    layout: Literal["auto", "original", "xtreme", "hf"] = Field(  # type: ignore[assignment]
         "auto", description="original = the UD release's UD_*/{lang}_*-ud-{split}.conllu (all treebanks of a language "
-                            "merged); xtreme = XTREME's {split}-{lang}.tsv; auto = whichever the folder holds.")
+                            "merged); xtreme = XTREME's {split}-{lang}.tsv; hf = a data set with tokens and upos columns "
+                            "(e.g. universal_dependencies, config per treebank); auto = whichever the folder holds.")
 
     def build(self) -> Any:
         from xlmk.downstream.udpos import UdposTask

@@ -28,6 +28,8 @@ class UdposTask(NerTask):
     metrics = ("f1", "accuracy", "precision", "recall")
     search_dirs = ("", "udpos", "ud-treebanks-v2.5", "udpos/ud-treebanks-v2.5")
 
+    hf_defaults = {"tokens": "tokens", "tags": "upos"}
+
     def layout(self) -> str:
         if self.spec.layout == "auto":
             langs = self.table["languages"]
@@ -40,6 +42,8 @@ class UdposTask(NerTask):
         return self.spec.layout
 
     def default_files(self) -> dict[str, str]:
+        if self.uses_hf():
+            return {}
         template = RELEASE if self.layout() == "original" else XTREME
         return {split: template for split in ("train", "dev", "test")}
 
@@ -61,12 +65,16 @@ class UdposTask(NerTask):
         return found[0] if found else None
 
     def load(self, split: str, lang: str) -> list[EvalData]:
+        if self.uses_hf():
+            return NerTask.load(self, split, lang)
         paths = self.paths(split, lang)
         if not paths:
             raise DataError(f"no UD-POS {split} data for {lang!r}")
         return [self._read_all(paths, split, lang)]
 
     def load_train(self) -> EvalData:
+        if self.uses_hf():
+            return NerTask.load_train(self)
         self.check_train()
         data = self._read_all(self.paths("train", self.train_language), "train", self.train_language)
         if self.spec.max_train_examples is not None:

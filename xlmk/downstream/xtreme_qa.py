@@ -14,6 +14,7 @@ reading one for scoring is an error that says so.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ class XquadTask(SquadScoredTask):
     def _dev_description(self) -> str:
         return self.spec.files.get("dev") or " or ".join(SQUAD_DEV)
 
+    hf_for = ("test",)  # layout hf: the test sets; training and selection stay on the SQuAD files
+
 
 class TydiqaTask(SquadScoredTask):
     name = "tydiqa"
@@ -129,10 +132,24 @@ class TydiqaTask(SquadScoredTask):
                 return None
         return found
 
+    def uses_hf(self) -> bool:
+        return self.spec.layout == "hf"  # TyDiQA's own training set comes from the data set too
+
     def has_data(self, split: str, lang: str) -> bool:
         if split == "dev":
-            return lang == self.train_language and self.path("train", lang) is not None
+            split = "train"
+            if lang != self.train_language:
+                return False
+        if self.uses_hf():
+            return self.has_hf(split, lang)
         return self.path(split, lang) is not None
+
+    def hf_examples(self, ds: Any, split: str, lang: str) -> list:
+        prefix = f"{self._name(lang)}-"
+        examples = super().hf_examples(ds, split, lang)
+        if any(e.qid.startswith(f"{n}-") for e in examples[:50] for n in self.names.values()):
+            examples = [e for e in examples if e.qid.startswith(prefix)]  # one data set for every language
+        return examples
 
     def _of_language(self, path: Path, lang: str) -> list:
         """The questions of one language: release files mix languages, ids telling them apart."""
@@ -148,6 +165,8 @@ class TydiqaTask(SquadScoredTask):
     def load(self, split: str, lang: str) -> list[EvalData]:
         if split == "dev":
             return [self._heldout(lang, dev=True)]
+        if self.uses_hf():
+            return Task.load(self, split, lang)
         path = self.path(split, lang)
         if path is None:
             raise DataError(f"no TyDiQA-GoldP {split} data for {lang!r}")
@@ -165,7 +184,10 @@ class TydiqaTask(SquadScoredTask):
 
     def _heldout(self, lang: str, *, dev: bool) -> EvalData:
         path = self.check_train()
-        data = MlqaTask.read(self, path, "train", lang)  # without unanswerable or misaligned questions
+        if self.uses_hf():
+            data = self.load_hf("train", lang)
+        else:
+            data = MlqaTask.read(self, path, "train", lang)  # without unanswerable or misaligned questions
         if self.layout() == "original":
             prefix = f"{self._name(lang)}-"
             data.examples = [e for e in data.examples if e.qid.startswith(prefix)]
@@ -175,5 +197,8 @@ class TydiqaTask(SquadScoredTask):
             raise DataError(f"no {self._name(lang)} {'held-out dev' if dev else 'training'} questions "
                             f"(every {every}th of {len(data.examples)} is held out)", path=path)
         split = "dev" if dev else "train"
-        return EvalData(lang, split, chosen, [path], hash_paths([path], extra=f"{lang}/{split}/{every}"),
-                        notes=dict(data.notes))
+        where = f"{lang}/{split}/{every}"
+        if self.uses_hf():
+            digest = hashlib.sha256(f"{data.data_hash}/{where}".encode()).hexdigest()
+            return EvalData(lang, split, chosen, [], digest, notes=dict(data.notes))
+        return EvalData(lang, split, chosen, [path], hash_paths([path], extra=where), notes=dict(data.notes))
