@@ -173,3 +173,26 @@ def test_translate_train_names_what_it_lacks(tiny_model, tmp_path):
     with pytest.raises(DataError, match="udpos has no translated training data"):
         finetune("udpos-tiny", model=str(tiny_model), languages=["en", "de"], out=tmp_path / "u",
                  transfer="translate-train")
+
+
+def test_xnli_and_panx_in_xtremes_preprocessed_layout(tmp_path):
+    from xlmk.downstream.specs import PanxSpec, XnliSpec
+
+    # as utils_preprocess.py writes them: csv-quoted TSV with CRLF; test files without labels
+    (tmp_path / "dev-en.tsv").write_bytes(b'A man eats.\t"He said ""hi"""\tentailment\r\nA man eats.\tNobody eats.\tcontradiction\r\n')
+    (tmp_path / "test-en.tsv").write_bytes(b"A man eats.\tSomeone eats.\r\n")
+    (tmp_path / "train-en.tsv").write_bytes(b"A man eats.\tSomeone eats.\tentailment\r\n")
+    xnli = XnliSpec(data_dir=str(tmp_path)).build()
+    assert xnli.layout() == "xtreme"
+    dev = xnli.load("dev", "en")[0].examples
+    assert dev[0].hypothesis == 'He said "hi"' and [e.label for e in dev] == ["entailment", "contradiction"]
+    with pytest.raises(DataError, match=r"no xnli data for: en \(test\).*test-en.tsv has no labels"):
+        XnliSpec(data_dir=str(tmp_path), languages=["en"]).build().languages()
+
+    (tmp_path / "dev-de.tsv").write_text("Angela\tB-PER\nMerkel\tI-PER\n10:30\tO\n\nBerlin\tB-LOC\n")
+    (tmp_path / "test-de.tsv").write_text("Angela\nMerkel\n")
+    panx = PanxSpec(data_dir=str(tmp_path), layout="xtreme").build()
+    dev = panx.load("dev", "de")[0].examples
+    assert [s.tokens for s in dev] == [["Angela", "Merkel", "10:30"], ["Berlin"]]  # a ':' in a token stays
+    with pytest.raises(DataError, match=r"test-de.tsv:1: a word without its tag"):
+        panx.load("test", "de")

@@ -10,14 +10,15 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, xlmk_cache):
 
     logs: list[str] = []
     text = demo(tmp_path / "demo", steps=10, log=logs.append)
-    for table in ("xnli test", "mlqa test", "panx test", "ablation", "LAMA P@1", "XEP / XOR"):
+    for table in ("xnli test", "mlqa test", "panx test", "tatoeba test", "XTREME (test", "ablation", "LAMA P@1",
+                  "XEP / XOR"):
         assert table in text, table
     for model in MODELS:
         assert model in text
         for ev in EVALUATIONS:
             assert (tmp_path / "demo" / "eval" / model / f"{ev.stage}-{ev.name}" / "results.jsonl").is_file()
     assert sorted(p.name for p in (tmp_path / "demo" / "plots").glob("*.png")) == [
-        "mlqa-languages.png", "panx-languages.png", "xnli-languages.png"]
+        "mlqa-languages.png", "panx-languages.png", "tatoeba-languages.png", "xnli-languages.png"]
     assert (tmp_path / "demo" / "knowledge" / "manifest.json").is_file()
     logs.clear()
     again = demo(tmp_path / "demo", steps=10, log=logs.append)

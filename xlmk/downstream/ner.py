@@ -20,6 +20,8 @@ LAYOUT_FILES = {
     "xglue": {"train": "{lang}.train", "dev": "{lang}.dev", "test": "{lang}.test"},
     "panx": {"train": "{lang}/train", "dev": "{lang}/dev", "test": "{lang}/test"},
     "conll": {},
+    "xtreme": {"train": "train-{lang}.tsv", "dev": "dev-{lang}.tsv", "test": "test-{lang}.tsv"},
+    "hf": {},
 }
 IGNORE = -100  # the label index torch's cross-entropy skips
 

@@ -8,9 +8,7 @@ set (`layout: hf`). Labels are '0' and '1' as in the files; predictions are one 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from xlmk.downstream.base import EvalData, hash_paths
+from xlmk.downstream.base import EvalData
 from xlmk.downstream.xnli import XnliTask
 from xlmk.downstream.xtreme_readers import read_pawsx
 from xlmk.errors import DataError
@@ -65,14 +63,6 @@ class PawsxTask(XnliTask):
         return self._cache[path][None]
 
     def read(self, path: Path, split: str, lang: str) -> EvalData:
-        examples = self._examples(path)
-        if not examples:
+        if not self._examples(path):
             raise DataError("no sentence pairs", path=path)
-        unlabelled = sum(e.label is None for e in examples)
-        if unlabelled:
-            raise DataError(f"{unlabelled} of {len(examples)} pairs have no label (XTREME's test files lose them); "
-                            "point task.files.test at labelled data", path=path)
-        return EvalData(lang, split, examples, [path], hash_paths([path]))
-
-    def model_kwargs(self) -> dict[str, Any]:
-        return super().model_kwargs()
+        return super().read(path, split, lang)

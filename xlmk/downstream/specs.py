@@ -64,8 +64,9 @@ class XnliSpec(_TaskSpec):
     """XNLI (15 languages, 3 labels, accuracy); English MultiNLI for training."""
 
     kind: Literal["xnli"] = "xnli"
-    layout: Literal["auto", "original", "xglue", "hf"] = Field(
-        "auto", description="original = XNLI-1.0 + XNLI-MT-1.0 folders; xglue = {lang}.{split} files; hf = the `xnli` "
+    layout: Literal["auto", "original", "xglue", "xtreme", "hf"] = Field(
+        "auto", description="original = XNLI-1.0 + XNLI-MT-1.0 folders; xglue = {lang}.{split} files; xtreme = XTREME's "
+                            "{split}-{lang}.tsv (premise, hypothesis, label; test without labels); hf = the `xnli` "
                             "data set through datasets.load_dataset; auto = whichever the folder holds.")
     hf_name: str = Field("facebook/xnli", description="Data set name, or a local folder holding one `save_to_disk` "
                                                       "DatasetDict per language (FOLDER/{lang}), for layout hf.")
@@ -168,8 +169,9 @@ class NerSpec(_TaskSpec, _HfSource):
     """XGLUE NER (en de es nl; CoNLL-2002/2003, `token tag`, IOB1); entity F1 by conlleval/seqeval."""
 
     kind: Literal["ner"] = "ner"
-    layout: Literal["xglue", "panx", "conll", "hf"] = Field(
+    layout: Literal["xglue", "panx", "conll", "xtreme", "hf"] = Field(
         "xglue", description="xglue = {lang}.{split} files of `token tag`; panx = {lang}/{split} of `lang:token<TAB>tag`; "
+                             "xtreme = XTREME's {split}-{lang}.tsv of `token<TAB>tag` (its test files have no tags); "
                              "conll = columns with the token first and the tag last (set `files`); hf = a data set with "
                              "tokens and tag columns (e.g. unimelb-nlp/wikiann, config {lang}).")
     labels: list[str] | None = Field(None, description="Tag set; None = the task's tags in the table. Unknown tags in data are errors.")
@@ -187,7 +189,7 @@ class PanxSpec(NerSpec):
     """WikiANN / PAN-X as XTREME uses it (40 languages, `lang:token<TAB>tag`, IOB2)."""
 
     kind: Literal["panx"] = "panx"  # type: ignore[assignment]
-    layout: Literal["xglue", "panx", "conll", "hf"] = Field("panx", description=NerSpec.model_fields["layout"].description)
+    layout: Literal["xglue", "panx", "conll", "xtreme", "hf"] = Field("panx", description=NerSpec.model_fields["layout"].description)
     hf_name: str | None = Field("unimelb-nlp/wikiann", description=_HfSource.model_fields["hf_name"].description)
     hf_config: str | None = Field("{lang}", description=_HfSource.model_fields["hf_config"].description)
 

@@ -19,6 +19,7 @@ LAYOUT_FILES = {
     "original": {"train": "XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv",
                  "dev": "XNLI-1.0/xnli.dev.tsv", "test": "XNLI-1.0/xnli.test.tsv"},
     "xglue": {"train": "multinli.train.{lang}.tsv", "dev": "{lang}.dev", "test": "{lang}.test"},
+    "xtreme": {"train": "train-{lang}.tsv", "dev": "dev-{lang}.tsv", "test": "test-{lang}.tsv"},
 }
 HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
@@ -49,9 +50,12 @@ class XnliTask(Task):
                 self._layout = "original"
             elif any(self.find("{lang}.dev", lang=lang) for lang in self.table["languages"]):
                 self._layout = "xglue"
+            elif any(self.find("dev-{lang}.tsv", lang=lang) for lang in self.table["languages"]):
+                self._layout = "xtreme"
             else:
                 raise DataError(f"no XNLI data under {', '.join(str(r) for r in self.roots())}: expected "
-                                "XNLI-1.0/xnli.dev.tsv (original layout) or {lang}.dev files (XGLUE layout); "
+                                "XNLI-1.0/xnli.dev.tsv (original layout), {lang}.dev files (XGLUE layout) or "
+                                "dev-{lang}.tsv (XTREME's layout); "
                                 "set task.layout=hf for the Hugging Face data set")
         return self._layout
 
@@ -86,11 +90,19 @@ class XnliTask(Task):
         path = self.path(split, lang)
         if path is None:
             return False
+        if self.layout() == "xtreme" and split != "train" and any(e.label is None for e in self._read(path)[None]):
+            self.why_missing[(split, lang)] = f"{path} has no labels (XTREME strips them from test)"
+            return False
         return self.layout() != "original" or split == "train" or lang in self._read(path)
 
     def _read(self, path: Path) -> dict:
         if path not in self._cache:
-            self._cache[path] = read_nli(path, self.labels, self.aliases)
+            if self.layout() == "xtreme":  # csv-written by XTREME (quoted fields); its test rows lack labels
+                from xlmk.downstream.xtreme_readers import read_pawsx
+
+                self._cache[path] = {None: read_pawsx(path, self.labels)}
+            else:
+                self._cache[path] = read_nli(path, self.labels, self.aliases)
         return self._cache[path]
 
     def read(self, path: Path, split: str, lang: str) -> EvalData:
@@ -98,6 +110,10 @@ class XnliTask(Task):
         key = lang if lang in by_lang else None
         if key not in by_lang:
             raise DataError(f"no {lang!r} rows (languages in the file: {', '.join(sorted(map(str, by_lang)))})", path=path)
+        unlabelled = sum(e.label is None for e in by_lang[key])
+        if unlabelled:
+            raise DataError(f"{unlabelled} of {len(by_lang[key])} pairs have no label (XTREME's test files lose them); "
+                            "use the release files or point task.files at labelled data", path=path)
         return EvalData(lang, split, by_lang[key], [path], hash_paths([path], extra=f"{lang}"))
 
     def load(self, split: str, lang: str) -> list[EvalData]:
