@@ -8,7 +8,7 @@ import json
 import pytest
 
 from xlmk.downstream.metrics import mlqa_scores, ner_scores, seqeval_scores, squad_normalize, squad_scores
-from xlmk.downstream.retrieval import (bucc_extract, bucc_f1, bucc_optimize, best_matches, knn, mine_pairs,
+from xlmk.downstream.retrieval import (bucc_extract, bucc_f1, bucc_optimize, best_matches, knn, knn_both, mine_pairs,
                                        normalize, tatoeba_accuracy)
 from xlmk.downstream.scoring import score
 from xlmk.errors import DataError
@@ -154,7 +154,7 @@ def test_margin_demotes_a_hub_that_is_near_everything():
     assert cos_best.tolist()[0] == 1 and margin_best.tolist() == [1, 2, 3]
 
 
-def test_knn_in_blocks_equals_the_full_product():
+def test_knn_in_blocks_equals_the_full_product_in_both_directions():
     import torch
 
     g = torch.Generator().manual_seed(1)
@@ -162,6 +162,9 @@ def test_knn_in_blocks_equals_the_full_product():
     sims, inds = knn(x, y, 3, block=5)
     full_s, full_i = torch.topk(x @ y.T, 3, dim=1)
     assert torch.equal(inds, full_i) and torch.allclose(sims, full_s)
+    xs, xi, ys, yi = knn_both(x, y, 3, block=5)
+    back_s, back_i = torch.topk(y @ x.T, 3, dim=1)
+    assert torch.equal(xi, full_i) and torch.equal(yi, back_i) and torch.allclose(ys, back_s)
 
 
 # ---------------------------------------------------------------- Tatoeba

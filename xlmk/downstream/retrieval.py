@@ -53,10 +53,33 @@ def knn(queries: Any, keys: Any, k: int, *, block: int = 4096) -> tuple[Any, Any
     return torch.cat(sims), torch.cat(inds)
 
 
+def knn_both(x: Any, y: Any, k: int, *, block: int = 4096) -> tuple[Any, Any, Any, Any]:
+    """k nearest neighbours in both directions from one pass of matrix products: (x->y sims, indices,
+    y->x sims, indices). Each block of x rows gives its rows' top-k and is merged into a running
+    top-k of every y column, so the similarity matrix is computed once, never held whole."""
+    import torch
+
+    kx, ky = min(k, y.shape[0]), min(k, x.shape[0])
+    row_s, row_i = [], []
+    col_s = torch.full((ky, y.shape[0]), -float("inf"))
+    col_i = torch.zeros((ky, y.shape[0]), dtype=torch.long)
+    keys_t = y.T.contiguous()
+    for start in range(0, x.shape[0], block):
+        sims = x[start:start + block] @ keys_t
+        s, i = torch.topk(sims, kx, dim=1)
+        row_s.append(s)
+        row_i.append(i)
+        # top-k down the columns, read along rows of the transposed copy (faster than topk over dim 0)
+        s, i = torch.topk(sims.T.contiguous(), min(ky, sims.shape[0]), dim=1)
+        s, i = s.T, i.T
+        merged_s, pick = torch.topk(torch.cat([col_s, s]), ky, dim=0)
+        col_i = torch.gather(torch.cat([col_i, i + start]), 0, pick)
+        col_s = merged_s
+    return torch.cat(row_s), torch.cat(row_i), col_s.T.contiguous(), col_i.T.contiguous()
+
+
 def _neighbour_means(x: Any, y: Any, k: int, block: int) -> tuple[Any, Any, Any, Any]:
-    x2y_sim, x2y_ind = knn(x, y, k, block=block)
-    y2x_sim, y2x_ind = knn(y, x, k, block=block)
-    return x2y_sim, x2y_ind, y2x_sim, y2x_ind
+    return knn_both(x, y, k, block=block)
 
 
 def best_matches(x: Any, y: Any, *, scoring: Scoring = "cosine", k: int = 4, block: int = 4096) -> tuple[Any, Any]:
@@ -88,8 +111,7 @@ def mine_pairs(x: Any, y: Any, *, scoring: Scoring = "margin", k: int = 4, block
     if x.shape[0] == 0 or y.shape[0] == 0:
         return []
     if scoring == "cosine":
-        fwd_sim, fwd_ind = knn(x, y, 1, block=block)
-        bwd_sim, bwd_ind = knn(y, x, 1, block=block)
+        fwd_sim, fwd_ind, bwd_sim, bwd_ind = knn_both(x, y, 1, block=block)
         fwd_best, fwd_score = fwd_ind[:, 0], fwd_sim[:, 0]
         bwd_best, bwd_score = bwd_ind[:, 0], bwd_sim[:, 0]
     else:
