@@ -11,7 +11,7 @@ from xlmk.downstream.run import finetune, score
 from xlmk.downstream.specs import PawsxSpec, TydiqaSpec, UdposSpec, XquadSpec
 from xlmk.downstream.xtreme_readers import (LayoutError, read_bucc_sentences, read_conllu, read_pawsx, read_plain,
                                             read_tag_lines)
-from xlmk.errors import DataError
+from xlmk.errors import ConfigError, DataError
 from xlmk.results import read_rows
 
 
@@ -196,3 +196,23 @@ def test_xnli_and_panx_in_xtremes_preprocessed_layout(tmp_path):
     assert [s.tokens for s in dev] == [["Angela", "Merkel", "10:30"], ["Berlin"]]  # a ':' in a token stays
     with pytest.raises(DataError, match=r"test-de.tsv:1: a word without its tag"):
         panx.load("test", "de")
+
+
+def test_xquad_scores_an_earlier_qa_runs_models_without_training(tiny_model, sample_world, tmp_path):
+    first = tmp_path / "squad-run"
+    finetune("xquad-tiny", model=str(tiny_model), languages=["en"], out=first,
+             overrides=["task.max_train_examples=12", "run.save_predictions=false"])
+    out = tmp_path / "reused"
+    res = finetune("xquad-tiny", languages=["en", "de", "zh"], out=out, overrides=[f"task.from_run={first}"])
+    rows = read_rows([out])
+    assert {r.language for r in rows} == {"en", "de", "zh"} and {r.seed for r in rows} == {1}
+    assert all(r.protocol == "xtreme-en-dev" and r.extra["from_run"] == str(first) for r in rows)
+    assert not (out / "seed-1" / "model").exists() and res.summary["from_run"] == str(first)
+    en = next(r for r in rows if r.language == "en" and r.metric == "f1")
+    earlier = next(r for r in read_rows([first]) if r.split == "test" and r.metric == "f1")
+    assert en.value == pytest.approx(earlier.value)  # the same model on the same test set
+    zh = next(r for r in rows if r.language == "zh" and r.metric == "f1")
+    pred = out / "seed-1/predictions/xtreme-en-dev/test-zh.json"
+    assert score("xquad", sample_world / "xquad/xquad.zh.json", pred)["scores"]["f1"] == pytest.approx(zh.value)
+    with pytest.raises(ConfigError, match="not a fine-tuning run with saved models"):
+        finetune("xquad-tiny", out=tmp_path / "x", overrides=[f"task.from_run={tmp_path}"])

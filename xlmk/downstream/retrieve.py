@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from xlmk.downstream.base import hash_paths
+from xlmk.downstream.reuse import SingleProcess
 from xlmk.errors import ConfigError, DataError
 
 XTREME_LAYERS = (7, 12)  # XTREME reads layer 7 of XLM-R base's 12
@@ -169,6 +170,7 @@ class TatoebaTask(_RetrievalTask):
 def run(recipe: Any, task: Any, out: str | Path | None) -> Any:
     """Encode, retrieve and score every language; rows, predictions and summary as `finetune` writes them."""
     from xlmk.config import recipe_to_yaml
+    from xlmk.downstream.reuse import summary_over_seeds
     from xlmk.downstream.run import SUMMARY, FinetuneResult, _run_dir, load_tokenizer, model_location
     from xlmk.io import atomic_write_json, atomic_write_text
     from xlmk.modeling import model_hash, quiet_transformers
@@ -180,7 +182,7 @@ def run(recipe: Any, task: Any, out: str | Path | None) -> Any:
     model_path = model_location(recipe)
     if Path(model_path).exists() and not (Path(model_path) / "config.json").is_file():
         raise ConfigError(f"model {model_path}: not a checkpoint directory (no config.json)")
-    run_dir = _run_dir(out, recipe, _SingleProcess())
+    run_dir = _run_dir(out, recipe, SingleProcess())
     if (run_dir / SUMMARY).exists():
         raise ConfigError(f"{run_dir} already holds a finished run ({SUMMARY}); choose another --out")
     quiet_transformers()
@@ -206,31 +208,12 @@ def run(recipe: Any, task: Any, out: str | Path | None) -> Any:
                                       n=values.get("n"), data_hash=data_hash, extra=extra, **base))
         per_lang[lang] = {"scores": scores, "notes": notes}
     append_rows(run_dir, rows)
-    summary = _summary(task, recipe, model_path, languages, per_lang, seed, encoder.layer)
+    scored = [lang for lang in languages if "test" in per_lang[lang]["scores"]]
+    summary = summary_over_seeds(task, recipe, model_path, scored,
+                                 {seed: {lang: per_lang[lang]["scores"]["test"] for lang in scored}}, "no-training",
+                                 layer=encoder.layer, per_language=per_lang)
     atomic_write_json(run_dir / SUMMARY, summary)
     return FinetuneResult(run_dir, summary, rows)
-
-
-def _summary(task: Any, recipe: Any, model_path: str, languages: list[str], per_lang: dict, seed: int,
-             layer: int) -> dict:
-    """The layout of `finetune`'s summary (one 'seed', no epochs), so the same report prints it."""
-    from xlmk.downstream.selection import seed_statistics, with_average
-
-    scored = [lang for lang in languages if "test" in per_lang[lang]["scores"]]
-    out = {"task": task.name, "version": task.version, "recipe": recipe.name, "model": model_path,
-           "languages": languages, "main_metric": task.main_metric, "seeds": [seed], "layer": layer,
-           "per_language": per_lang, "protocols": {}}
-    if scored:
-        values = {m: with_average({lang: per_lang[lang]["scores"]["test"][m] for lang in scored}, scored)
-                  for m in task.metrics}
-        stats = seed_statistics({seed: values}, task.main_metric)
-        stats["epochs"] = {seed: 0}
-        out["protocols"]["no-training"] = {"test": stats}
-    return out
-
-
-class _SingleProcess:
-    num_processes = 1
 
 
 class Encoder:

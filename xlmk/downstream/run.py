@@ -87,6 +87,10 @@ def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = No
         from xlmk.downstream.retrieve import run as retrieve
 
         return retrieve(recipe, task, out)
+    if getattr(recipe.task, "from_run", None):  # XQuAD scored with an earlier SQuAD/MLQA run's models
+        from xlmk.downstream.reuse import run as reuse
+
+        return reuse(recipe, task, out)
     # everything a user can get wrong is checked before the first step
     languages = task.languages()
     check_protocols(recipe.selection.protocols, languages, task.train_language)

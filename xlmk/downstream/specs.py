@@ -138,6 +138,9 @@ class XquadSpec(MlqaSpec):
     hf_name: str | None = Field("google/xquad", description=_HfSource.model_fields["hf_name"].description)
     hf_config: str | None = Field("xquad.{lang}", description=_HfSource.model_fields["hf_config"].description)
     hf_splits: dict[str, str] = Field({"test": "validation"}, description=_HfSource.model_fields["hf_splits"].description)
+    from_run: str | None = Field(None, description="A finished mlqa/xquad/tydiqa fine-tuning run directory: score its "
+                                                   "saved seed-N/model checkpoints on XQuAD test instead of training "
+                                                   "(XTREME evaluates XQuAD with the SQuAD-trained model).")
 
     def build(self) -> Any:
         from xlmk.downstream.xtreme_qa import XquadTask
