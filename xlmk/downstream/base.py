@@ -1,8 +1,9 @@
 """What every fine-tuning task provides to the shared loop, and the parts they share.
 
-A task (xnli.py, mlqa.py, ner.py, or your own through `kind: custom`) finds and reads its data per
-language and split, encodes it into model features, decodes model outputs into predictions, scores
-them and writes them in the data set's own prediction layout. The loop (loop.py) knows nothing else.
+A task (xnli.py, pawsx.py, mlqa.py, xtreme_qa.py, ner.py, udpos.py, or your own through `kind: custom`)
+finds and reads its data per language and split (files in a layout, or a `datasets` data set: hf.py),
+encodes it into model features, decodes model outputs into predictions, scores them and writes them in
+the data set's own prediction layout. The loop (loop.py) knows nothing else.
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ class Task(abc.ABC):
             self.table = table[self.table_key]
         self.train_language: str = spec.train_language or self.table["train"]
         self.why_missing: dict[tuple[str, str], str] = {}  # (split, lang) -> reason, where a loader gives one
+        self._hf_cache: dict[tuple[str, str], EvalData] = {}  # layout hf: each split and language read once
 
     # ---------------------------------------------------------------- finding files
     def files(self) -> dict[str, str]:
@@ -200,7 +202,7 @@ class Task(abc.ABC):
         """One split and language of the spec's Hugging Face data set (read once, then kept)."""
         from xlmk.downstream.hf import fingerprint, load_split
 
-        cache = self.__dict__.setdefault("_hf_cache", {})
+        cache = self._hf_cache
         if (split, lang) not in cache:
             ds = load_split(self.spec, split, lang)
             examples = self.hf_examples(ds, split, lang)
