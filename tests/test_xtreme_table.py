@@ -73,3 +73,10 @@ def test_rows_of_other_task_versions_are_flagged():
     table = xtreme_table(rows)
     assert any("not merged" in n for n in table.notes)
     assert table.rows[0][2] == "1.0"  # the newest version alone, not a mix of both
+
+
+def test_the_xtreme_table_appears_only_beside_an_xtreme_task():
+    xglue = [r for r in _all_tasks() if r.name in ("xnli", "mlqa", "panx")]
+    assert not any(t.title.startswith("XTREME") for t in build_tables(xglue))
+    with_tatoeba = xglue + [r for r in _all_tasks() if r.name == "tatoeba"]
+    assert any(t.title.startswith("XTREME") for t in build_tables(with_tatoeba))
