@@ -11,6 +11,8 @@ from xlmk.tables import (FINETUNE_METRICS, Table, ablation_table, distinct_model
                          version_conflicts)
 
 FINETUNE_TASKS = list(FINETUNE_METRICS)
+XTREME_NAMES = ("paws-x", "xnli", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba")
+XTREME_ONLY = ("paws-x", "udpos", "xquad", "tydiqa", "bucc", "tatoeba")  # not in the paper's XGLUE tables
 PROBE_TASKS = ["lama", "mlama", "xep", "xor"]
 
 
@@ -25,17 +27,25 @@ def _from_rich(rt: Any, notes: list[str]) -> Table:
 
 def build_tables(rows: Sequence[ResultRow], tasks: Iterable[str] | None = None, *, split: str = "test") -> list[Table]:
     present = {r.name for r in rows}
-    wanted = list(tasks) if tasks else [t for t in FINETUNE_TASKS + ["ablation"] + PROBE_TASKS
-                                        if t in present or (t == "ablation" and len(present & {"mlqa", "ner", "xnli"}) >= 2)]
-    unknown = [t for t in wanted if t not in FINETUNE_TASKS + PROBE_TASKS + ["ablation"]]
+    # the XTREME table joins the per-task tables once a task that only XTREME has is among the rows
+    xtreme_present = len(present & set(XTREME_NAMES)) >= 2 and bool(present & set(XTREME_ONLY))
+    wanted = list(tasks) if tasks else [t for t in FINETUNE_TASKS + ["ablation", "xtreme"] + PROBE_TASKS
+                                        if t in present or (t == "ablation" and len(present & {"mlqa", "ner", "xnli"}) >= 2)
+                                        or (t == "xtreme" and xtreme_present)]
+    known = FINETUNE_TASKS + PROBE_TASKS + ["ablation", "xtreme"]
+    unknown = [t for t in wanted if t not in known]
     if unknown:
-        raise XlmkError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(FINETUNE_TASKS + ['ablation'] + PROBE_TASKS)}")
+        raise XlmkError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(known)}")
     tables: list[Table] = []
     for t in wanted:
         if t in FINETUNE_TASKS:
             tables.append(finetune_table(rows, t, split=split))
         elif t == "ablation":
             tables.append(ablation_table(rows, split=split))
+        elif t == "xtreme":
+            from xlmk.xtreme_table import xtreme_table
+
+            tables.append(xtreme_table(rows, split=split))
     probe_wanted = [t for t in wanted if t in PROBE_TASKS]
     if probe_wanted:
         from xlmk.probe.table import knowledge_table, lama_table, mlama_table

@@ -24,7 +24,9 @@ from xlmk.degenerate import classifier_verdict
 from xlmk.results import ResultRow
 
 XGLUE = "xglue-avg-dev"  # epoch chosen by the mean dev score over all languages, as the paper
-FINETUNE_METRICS = {"xnli": ["accuracy"], "mlqa": ["f1", "exact_match"], "ner": ["f1"], "panx": ["f1"]}
+FINETUNE_METRICS = {"xnli": ["accuracy"], "mlqa": ["f1", "exact_match"], "ner": ["f1"], "panx": ["f1"],
+                    "paws-x": ["accuracy"], "xquad": ["f1", "exact_match"], "tydiqa": ["f1", "exact_match"],
+                    "udpos": ["f1"], "bucc": ["f1"], "tatoeba": ["accuracy"]}
 
 
 @dataclass
@@ -39,10 +41,12 @@ class Table:
 
 
 def model_label(row: ResultRow) -> str:
+    # translate-train runs of a model are a row of their own, never averaged with its zero-shot runs
+    suffix = " [translate-train]" if row.extra.get("transfer") == "translate-train" else ""
     if row.model_name:
-        return row.model_name
+        return row.model_name + suffix
     p = Path(row.model.rstrip("/"))
-    return (p.parent.name if p.name == "final" else p.name) or row.model
+    return ((p.parent.name if p.name == "final" else p.name) or row.model) + suffix
 
 
 def _model_id(row: ResultRow) -> str:

@@ -70,3 +70,21 @@ def test_finetune_command_runs_and_prints_the_table(realdata, small_model, tmp_p
     assert res.returncode == 2 and "--seeds '1,x'" in res.stderr
     res = _xlmk("finetune", "nerr-xglue", "--model", str(small_model))
     assert res.returncode == 2 and "did you mean 'ner-xglue'" in res.stderr
+
+
+def test_score_the_xtreme_tasks_from_the_command_line(realdata):
+    xt = realdata / "xtreme"
+    mock = "xtreme-mock_test_data"
+    res = runner.invoke(app, ["score", "tydiqa", "--gold", str(xt / "tydiqa" / mock / "labels/test-ko.json"),
+                              "--predictions", str(xt / "tydiqa" / mock / "predictions/test-ko.json"), "--json"])
+    assert res.exit_code == 0, res.output
+    scores = json.loads(res.output)["scores"]
+    assert set(scores) >= {"exact_match", "f1", "score", "unanswered"}
+    # UD-POS straight from the UD release file, against XTREME's mock predictions' prefix length
+    res = runner.invoke(app, ["score", "udpos", "--gold", str(xt / "udpos/UD_Tagalog-TRG@r2.5/tl_trg-ud-test.conllu"),
+                              "--predictions", str(xt / "xtreme-layout/udpos/test-tl.labels.tsv")])
+    assert res.exit_code == 0, res.output
+    assert "f1 100.00" in res.output and "accuracy 100.00" in res.output
+    res = runner.invoke(app, ["score", "tatoeba", "--gold", str(xt / "bucc2018" / mock / "labels/test-de.tsv"),
+                              "--predictions", str(xt / "tatoeba" / mock / "predictions/test-de.tsv")])
+    assert res.exit_code != 0 and "test-de.tsv:1: expected one integer index a line" in str(res.exception)

@@ -1,4 +1,5 @@
-"""`xlmk finetune`: zero-shot cross-lingual fine-tuning (XNLI, MLQA, NER, PAN-X) with the paper's protocol."""
+"""`xlmk finetune`: zero-shot (or translate-train) cross-lingual fine-tuning of the XGLUE/XTREME tasks, and
+XTREME's retrieval tasks (BUCC, Tatoeba), which train nothing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,7 @@ def _seeds(text: Optional[str]) -> Optional[list[int]]:
 def register(app: typer.Typer) -> None:
     @app.command("finetune")
     def finetune(
-        task: str = typer.Argument(..., help="xnli, mlqa, ner (XGLUE NER), panx, or any finetune recipe name or YAML path (e.g. xnli-tiny)."),
+        task: str = typer.Argument(..., help="xnli, mlqa, ner (XGLUE NER), panx, paws-x, xquad, tydiqa, udpos, bucc, tatoeba, or any finetune recipe name or YAML path (e.g. xnli-tiny)."),
         model: Optional[str] = typer.Option(None, "--model", help="Checkpoint directory (or hub name) to fine-tune; default: the recipe's encoder."),
         data: Optional[str] = typer.Option(None, "--data", help="Folder holding the task's data in its original layout ('sample-world' = the bundled sample)."),
         languages: Optional[str] = typer.Option(None, "--languages", help="Evaluation languages, comma-separated; default: every language of the task with data."),
@@ -40,6 +41,7 @@ def register(app: typer.Typer) -> None:
                                                help="Allow the recipe's `kind: custom` targets to be imported and run."),
         user_module: List[Path] = typer.Option([], "--user-module", help="A .py file or package directory to import; "
                                                "custom targets inside it are allowed (repeatable)."),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="zero-shot (train on English only) or translate-train (also on the translated training sets; PAWS-X, XNLI, XQuAD/MLQA, TyDiQA)."),
     ) -> None:
         """Fine-tune on English, select the epoch on dev of all languages, score test in every language."""
         from xlmk.downstream.report import print_summary
@@ -48,5 +50,5 @@ def register(app: typer.Typer) -> None:
         overrides = (*set_, f"run.report_to={report_to}") if report_to is not None else tuple(set_)
         result = run(task, model=model, data=data, languages=_csv(languages),
                      seeds=_seeds(seeds), overrides=overrides, out=out, resume=resume, overwrite=overwrite,
-                     trust_custom_code=trust_custom_code, user_modules=user_module)
+                     trust_custom_code=trust_custom_code, user_modules=user_module, transfer=protocol)
         print_summary(result.summary, result.run_dir)

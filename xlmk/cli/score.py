@@ -10,13 +10,13 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score(
-        task: str = typer.Argument(..., help="xnli, mlqa, ner or panx."),
-        gold: Path = typer.Option(..., "--gold", help="Gold file in the data set's layout (MLQA: SQuAD JSON; NER: token tag; XNLI: any XNLI layout)."),
-        predictions: Path = typer.Option(..., "--predictions", help="Predictions (MLQA: {qid: answer} JSON; NER: one tag per line; XNLI: one label per line)."),
+        task: str = typer.Argument(..., help="xnli, mlqa, ner, panx, paws-x, xquad, tydiqa, udpos, bucc or tatoeba."),
+        gold: Path = typer.Option(..., "--gold", help="Gold file in the data set's layout (MLQA/XQuAD/TyDiQA: SQuAD JSON; NER: token tag; UD-POS: tags or CoNLL-U; XNLI/PAWS-X: any of their layouts; BUCC: id pairs; Tatoeba: indices)."),
+        predictions: Path = typer.Option(..., "--predictions", help="Predictions (QA: {qid: answer} JSON; NER/UD-POS: one tag per line; XNLI/PAWS-X: one label per line; BUCC: src-id<TAB>trg-id; Tatoeba: one index per line)."),
         lang: Optional[str] = typer.Option(None, "--lang", help="Language: MLQA's answer language (default: the context language in the gold file's name); XNLI's language in a multi-language file."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Score predictions against gold with the official metrics (MLQA's script, seqeval/conlleval, accuracy)."""
+        """Score predictions against gold with the official metrics (MLQA's script, SQuAD v1.1, seqeval/conlleval, accuracy, BUCC F1)."""
         import json
 
         from xlmk.downstream.scoring import score as run

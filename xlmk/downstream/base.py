@@ -1,8 +1,9 @@
 """What every fine-tuning task provides to the shared loop, and the parts they share.
 
-A task (xnli.py, mlqa.py, ner.py, or your own through `kind: custom`) finds and reads its data per
-language and split, encodes it into model features, decodes model outputs into predictions, scores
-them and writes them in the data set's own prediction layout. The loop (loop.py) knows nothing else.
+A task (xnli.py, pawsx.py, mlqa.py, xtreme_qa.py, ner.py, udpos.py, or your own through `kind: custom`)
+finds and reads its data per language and split (files in a layout, or a `datasets` data set: hf.py),
+encodes it into model features, decodes model outputs into predictions, scores them and writes them in
+the data set's own prediction layout. The loop (loop.py) knows nothing else.
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ class Task(abc.ABC):
             self.table = table[self.table_key]
         self.train_language: str = spec.train_language or self.table["train"]
         self.why_missing: dict[tuple[str, str], str] = {}  # (split, lang) -> reason, where a loader gives one
+        self._hf_cache: dict[tuple[str, str], EvalData] = {}  # layout hf: each split and language read once
 
     # ---------------------------------------------------------------- finding files
     def files(self) -> dict[str, str]:
@@ -120,7 +122,17 @@ class Task(abc.ABC):
         return self.find(files[split], lang=lang, split=split)
 
     def has_data(self, split: str, lang: str) -> bool:
+        if self.uses_hf():
+            return self.has_hf(split, lang)
         return self.path(split, lang) is not None
+
+    def has_hf(self, split: str, lang: str) -> bool:
+        try:
+            self.load_hf(split, lang)
+            return True
+        except Exception as exc:  # noqa: BLE001 - any failure to load means "no data"; the reason is kept
+            self.why_missing[(split, lang)] = f"{self.spec.hf_name} ({lang}, {split}): {exc}"
+            return False
 
     def languages(self, splits: tuple[str, ...] = ("dev", "test")) -> list[str]:
         """The evaluation languages. Asked-for languages without data are an error now, before any
@@ -139,11 +151,20 @@ class Task(abc.ABC):
                             f"(looked for {self._templates(splits)})")
         return found
 
+    def dev_languages(self, languages: list[str]) -> list[str]:
+        """The languages whose dev sets are scored after every epoch (all evaluated ones by default)."""
+        return list(languages)
+
     def _templates(self, splits: tuple[str, ...]) -> str:
+        if self.uses_hf():
+            return f"the data set {self.spec.hf_name}"
         files = self.files()
         return ", ".join(files.get(s, "?") for s in splits)
 
     def check_train(self) -> Path:
+        if self.uses_hf():
+            self.load_hf("train", self.train_language)
+            return Path(self.spec.hf_name)
         path = self.path("train", self.train_language)
         if path is None:
             raise DataError(f"no {self.name} training data for {self.train_language!r}: looked for "
@@ -153,17 +174,75 @@ class Task(abc.ABC):
     # ---------------------------------------------------------------- loading
     def load(self, split: str, lang: str) -> list[EvalData]:
         """The data of one language and split (a list: MLQA's G-XLT pairs give several)."""
+        if self.uses_hf():
+            return [self.load_hf(split, lang)]
         path = self.path(split, lang)
         if path is None:
             raise DataError(f"no {self.name} {split} data for {lang!r}")
         return [self.read(path, split, lang)]
 
     def load_train(self) -> EvalData:
-        data = self.read(self.check_train(), "train", self.train_language)
+        if self.uses_hf():
+            data = self.load_hf("train", self.train_language)
+            data.examples = list(data.examples)
+        else:
+            data = self.read(self.check_train(), "train", self.train_language)
         limit = getattr(self.spec, "max_train_examples", None)
         if limit is not None:
             data.examples = data.examples[:limit]
         return data
+
+    # ---------------------------------------------------------------- layout: hf
+    hf_defaults: dict[str, str] = {}  # field -> column of the usual Hugging Face data set
+
+    def uses_hf(self) -> bool:
+        return getattr(self.spec, "layout", None) == "hf"
+
+    def load_hf(self, split: str, lang: str) -> EvalData:
+        """One split and language of the spec's Hugging Face data set (read once, then kept)."""
+        from xlmk.downstream.hf import fingerprint, load_split
+
+        cache = self._hf_cache
+        if (split, lang) not in cache:
+            ds = load_split(self.spec, split, lang)
+            examples = self.hf_examples(ds, split, lang)
+            if not examples:
+                raise DataError(f"{self.spec.hf_name} ({lang}, {split}): no examples")
+            cache[(split, lang)] = EvalData(lang, split, examples, [], fingerprint(ds))
+        data = cache[(split, lang)]
+        return EvalData(data.lang, data.split, list(data.examples), [], data.data_hash, notes=dict(data.notes))
+
+    def hf_examples(self, ds: Any, split: str, lang: str) -> list:
+        """The task's examples from a `datasets.Dataset` (columns mapped by `hf_columns`)."""
+        raise DataError(f"{self.name} cannot read layout hf")
+
+    translate_train: str | None = None  # file template of the translated training sets, with {lang}
+
+    def translated_train(self, languages: list[str]) -> tuple[list[EvalData], list[str]]:
+        """(the machine-translated training sets of `languages`, the languages without one)."""
+        template = self.spec.files.get("translate-train") or self.translate_train_template()
+        if template is None:
+            raise DataError(f"{self.name} has no translated training data (task.transfer=translate-train is for "
+                            "PAWS-X, XNLI, XQuAD/MLQA and TyDiQA; or set task.files.translate-train)")
+        found, missing = [], []
+        for lang in languages:
+            if lang == self.train_language:
+                continue
+            path = self.find(template, lang=lang, split="train", name=lang)
+            if path is None:
+                missing.append(lang)
+                continue
+            data = self.read(path, "train", lang)
+            limit = getattr(self.spec, "max_train_examples", None)
+            data.examples = data.examples[:limit] if limit is not None else data.examples
+            found.append(data)
+        if not found:
+            raise DataError(f"no translated {self.name} training data for any of {', '.join(languages)} (looked for "
+                            f"{template} under {', '.join(str(r) for r in self.roots())})")
+        return found, missing
+
+    def translate_train_template(self) -> str | None:
+        return self.translate_train
 
     @abc.abstractmethod
     def read(self, path: Path, split: str, lang: str) -> EvalData:

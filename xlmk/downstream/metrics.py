@@ -4,9 +4,16 @@
   answer language's articles, whitespace or mixed CJK segmentation; EM and bag-of-tokens F1, each the
   max over the gold answers; unanswered questions score 0; ×100). The per-language rules live in
   `registry/tables/finetune_languages.yaml` (`mlqa_normalization`).
-- XNLI: accuracy ×100.
+- XQuAD, TyDiQA-GoldP: the SQuAD v1.1 script as XTREME vendors it (`third_party/evaluate_squad.py`:
+  lower-case, delete ASCII punctuation, drop English articles, whitespace split; no language rules, so
+  it differs from MLQA's on zh, ar and others); every `qas` entry counts, a missing id scores 0.
+- XNLI, PAWS-X: accuracy ×100.
 - NER: entity-level precision, recall and F1 of conlleval, which is seqeval's default mode; computed
   both by seqeval and by the chunker here (`entity_spans`), and the two are tested to agree.
+- UD-POS: what XTREME's `evaluate.py` computes, seqeval F1 over bare UPOS tags (each tag an entity
+  type, runs of one tag one chunk, tags starting B/I/E/S read as prefixes) with seqeval <= 0.0.13's
+  reading of the type (the whole tag), which reproduces XTREME's `evaluate_test.py`; token accuracy
+  beside it. seqeval >= 0.0.15 drops the first letter of the type (`CCONJ` and `SCONJ` both `CONJ`).
 
 All scores are percentages (0-100), as the paper prints them.
 """
@@ -131,6 +138,58 @@ def squad_golds(dataset: Mapping[str, Any] | Sequence[Any]) -> dict[str, list[st
     return golds
 
 
+# ---------------------------------------------------------------- SQuAD v1.1 (XQuAD, TyDiQA-GoldP)
+_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_ASCII_PUNCT = frozenset(string.punctuation)
+
+
+def squad_normalize(text: str) -> str:
+    """normalize_answer of the SQuAD v1.1 script: lower, drop ASCII punctuation, articles, extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _ASCII_PUNCT)
+    return " ".join(_SQUAD_ARTICLES.sub(" ", text).split())
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    pred_tokens = squad_normalize(prediction).split()
+    gold_tokens = squad_normalize(gold).split()
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if same == 0:
+        return 0
+    precision = 1.0 * same / len(pred_tokens)
+    recall = 1.0 * same / len(gold_tokens)
+    return (2 * precision * recall) / (precision + recall)
+
+
+def squad_scores(questions: Iterable[tuple[str, Sequence[str]]], predictions: Mapping[str, str]) -> dict[str, Any]:
+    """EM and F1 (×100) of the SQuAD v1.1 script over (qid, [gold texts]) in file order.
+
+    Every question counts, as in the script (a repeated id counts twice); one missing from
+    `predictions` scores 0 and is counted in `unanswered`."""
+    total = unanswered = 0
+    exact_i: Any = 0
+    f1_i: Any = 0
+    for qid, answers in questions:
+        total += 1
+        if qid not in predictions:
+            unanswered += 1
+            continue
+        if not answers:
+            raise DataError(f"question {qid} has no gold answer")
+        pred = predictions[qid]
+        exact_i += max(squad_normalize(pred) == squad_normalize(g) for g in answers)
+        f1_i += max(squad_f1(pred, g) for g in answers)
+    if total == 0:
+        raise DataError("no questions to score")
+    return {"exact_match": 100.0 * exact_i / total, "f1": 100.0 * f1_i / total, "n": total, "unanswered": unanswered}
+
+
+def squad_questions(dataset: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, list[str]]]:
+    """(qid, [answer texts]) of every question of a SQuAD-layout file's content, in file order."""
+    articles = dataset["data"] if isinstance(dataset, Mapping) else dataset
+    return [(qa["id"], [a["text"] for a in qa["answers"]])
+            for article in articles for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+
+
 # ---------------------------------------------------------------- XNLI
 def accuracy(gold: Sequence[Any], predicted: Sequence[Any]) -> dict[str, Any]:
     if len(gold) != len(predicted):
@@ -164,6 +223,12 @@ def _split_tag(tag: str) -> tuple[str, str]:
     return tag[0], tag[1:].split("-", maxsplit=1)[-1] or "_"
 
 
+def _split_tag_legacy(tag: str) -> tuple[str, str]:
+    """(prefix, type) as seqeval <= 0.0.13 reads a tag: the type is the text after the last '-', so a
+    bare tag is its own type ('NOUN' -> ('N', 'NOUN')), which is how XTREME's UD-POS numbers came about."""
+    return tag[0], tag.split("-")[-1]
+
+
 def _chunk_ends(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
     if prev_tag in ("E", "S"):
         return True
@@ -180,15 +245,16 @@ def _chunk_starts(prev_tag: str, tag: str, prev_type: str, type_: str) -> bool:
     return tag not in ("O", ".") and prev_type != type_
 
 
-def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+def entity_spans(tags: Sequence[str], *, legacy: bool = False) -> list[tuple[str, int, int]]:
     """Chunks (type, first, last) of one tag sequence, by conlleval's rules.
 
     Any of IOB1, IOB2, IOE and IOBES reads correctly: an I- after O or after another type opens a
-    chunk, which is how conlleval scores IOB1 output."""
+    chunk, which is how conlleval scores IOB1 output. `legacy` reads types as seqeval <= 0.0.13."""
+    split = _split_tag_legacy if legacy else _split_tag
     chunks = []
     prev_tag, prev_type, begin = "O", "", 0
     for i, chunk in enumerate(list(tags) + ["O"]):
-        tag, type_ = _split_tag(chunk)
+        tag, type_ = split(chunk)
         if _chunk_ends(prev_tag, tag, prev_type, type_):
             chunks.append((prev_type, begin, i - 1))
         if _chunk_starts(prev_tag, tag, prev_type, type_):
@@ -205,16 +271,17 @@ def _check_aligned(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
             raise DataError(f"sentence {i + 1}: {len(g)} gold tags but {len(p)} predicted")
 
 
-def ner_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """Entity precision, recall, F1 and token accuracy (×100) with conlleval's chunking (own code)."""
+def ner_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], *, legacy: bool = False) -> dict[str, Any]:
+    """Entity precision, recall, F1 and token accuracy (×100) with conlleval's chunking (own code);
+    `legacy` = seqeval <= 0.0.13's tag types (XTREME's UD-POS score)."""
     _check_aligned(gold, pred)
     # conlleval reads one stream with a boundary between sentences; spans never cross one
     gold_chunks: set[tuple[int, str, int, int]] = set()
     pred_chunks: set[tuple[int, str, int, int]] = set()
     correct_tokens = n_tokens = 0
     for s, (g, p) in enumerate(zip(gold, pred)):
-        gold_chunks.update((s, *c) for c in entity_spans(g))
-        pred_chunks.update((s, *c) for c in entity_spans(p))
+        gold_chunks.update((s, *c) for c in entity_spans(g, legacy=legacy))
+        pred_chunks.update((s, *c) for c in entity_spans(p, legacy=legacy))
         correct_tokens += sum(a == b for a, b in zip(g, p))
         n_tokens += len(g)
     tp = len(gold_chunks & pred_chunks)

@@ -31,6 +31,9 @@ class MlqaTask(Task):
     prediction_suffix = ".json"
     search_dirs = ("", "mlqa", "MLQA", "MLQA_V1", "MLQA/MLQA_V1")
 
+    # XTREME's translate-train download: SQuAD machine-translated into each language
+    translate_train = "squad/translate-train/squad.translate.train.en-{lang}.json"
+
     def default_files(self) -> dict[str, str]:
         return {"dev": "dev/dev-context-{lang}-question-{qlang}.json",
                 "test": "test/test-context-{lang}-question-{qlang}.json"}
@@ -72,7 +75,36 @@ class MlqaTask(Task):
             raise DataError(f"no MLQA {split} data for context {lang!r} with questions in: {', '.join(missing)}")
         return list(choice)
 
+    hf_defaults = {"id": "id", "question": "question", "context": "context", "answers": "answers"}
+    hf_for = ("dev", "test")  # layout hf: the evaluation sets; training stays on the SQuAD file
+
+    def uses_hf(self) -> bool:
+        return False
+
+    def has_data(self, split: str, lang: str) -> bool:
+        if self.spec.layout == "hf" and split in self.hf_for:
+            return self.has_hf(split, lang)
+        return super().has_data(split, lang)
+
+    def hf_examples(self, ds: Any, split: str, lang: str) -> list:
+        from xlmk.downstream.hf import columns
+        from xlmk.downstream.readers import QaExample
+
+        cols = columns(ds, self.hf_defaults, self.spec, f"{self.spec.hf_name} ({lang}, {split})")
+        out = []
+        for row in ds:
+            answers = row[cols["answers"]]
+            pairs = list(zip(answers["text"], answers["answer_start"])) if isinstance(answers, dict) else \
+                [(a["text"], a["answer_start"]) for a in answers]
+            out.append(QaExample(str(row[cols["id"]]), row[cols["question"]], row[cols["context"]],
+                                 [(t, int(s)) for t, s in pairs], row.get("title", "") or ""))
+        if split == "train":
+            out = [e for e in out if e.answers]
+        return out
+
     def load(self, split: str, lang: str) -> list[EvalData]:
+        if self.spec.layout == "hf" and split in self.hf_for:
+            return [self.load_hf(split, lang)]
         out = []
         for q in self.question_languages(split, lang):
             path = self.path(split, lang, q)

@@ -20,6 +20,8 @@ LAYOUT_FILES = {
     "xglue": {"train": "{lang}.train", "dev": "{lang}.dev", "test": "{lang}.test"},
     "panx": {"train": "{lang}/train", "dev": "{lang}/dev", "test": "{lang}/test"},
     "conll": {},
+    "xtreme": {"train": "train-{lang}.tsv", "dev": "dev-{lang}.tsv", "test": "test-{lang}.tsv"},
+    "hf": {},
 }
 IGNORE = -100  # the label index torch's cross-entropy skips
 
@@ -38,9 +40,25 @@ class NerTask(Task):
         self.labels: list[str] = list(spec.labels or self.table["labels"])
 
     def default_files(self) -> dict[str, str]:
+        if self.spec.layout == "hf":
+            return {}
         if self.spec.layout == "conll" and not self.spec.files:
             raise DataError("task.layout=conll needs task.files, e.g. {train: 'train.txt', dev: 'valid.txt', test: 'test.txt'}")
         return dict(LAYOUT_FILES[self.spec.layout])
+
+    hf_defaults = {"tokens": "tokens", "tags": "ner_tags"}
+
+    def hf_examples(self, ds: Any, split: str, lang: str) -> list:
+        from xlmk.downstream.hf import columns, label_names
+        from xlmk.downstream.readers import NerSentence
+
+        where = f"{self.spec.hf_name} ({lang}, {split})"
+        cols = columns(ds, self.hf_defaults, self.spec, where)
+        names = label_names(ds, cols["tags"])
+        sentences = [NerSentence(list(row[cols["tokens"]]), [names[t] if names else str(t) for t in row[cols["tags"]]], i + 1)
+                     for i, row in enumerate(ds)]
+        check_tags(sentences, self.labels, where)
+        return [s for s in sentences if s.tokens]
 
     def read(self, path: Path, split: str, lang: str) -> EvalData:
         sentences = read_ner(path, self.spec.layout)

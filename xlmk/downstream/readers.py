@@ -102,6 +102,9 @@ def read_nli(path: str | Path, labels: list[str], aliases: Mapping[str, str], *,
         elif width == 3:
             ex = NliExample(cells[0], cells[1], normalize_nli_label(cells[2], labels, aliases, path=path, line=i), i)
             out.setdefault(None, []).append(ex)
+        elif width == 2:
+            raise DataError("two columns and no label: XTREME's test files lose the label; use the release files "
+                            "(layout original) or score predictions against the leaderboard labels", path=path, line=i)
         elif width == 1:
             out.setdefault(None, []).append(
                 NliExample("", "", normalize_nli_label(cells[0], labels, aliases, path=path, line=i), i))
@@ -172,7 +175,7 @@ def read_squad(path: str | Path) -> SquadFile:
 
 
 # ---------------------------------------------------------------- NER
-NerLayout = Literal["auto", "xglue", "panx", "conll", "tags"]
+NerLayout = Literal["auto", "xglue", "panx", "conll", "tags", "xtreme"]
 
 
 def read_ner(path: str | Path, layout: NerLayout = "auto") -> list[NerSentence]:
@@ -208,7 +211,10 @@ def read_ner(path: str | Path, layout: NerLayout = "auto") -> list[NerSentence]:
             tokens.append("")
             tags.append(line)
             continue
-        cells = raw.split("\t") if detected == "panx" else line.split()
+        cells = raw.split("\t") if detected in ("panx", "xtreme") else line.split()
+        if detected == "xtreme" and len(cells) == 1:
+            raise DataError("a word without its tag: XTREME's test files keep only the words; use the release "
+                            "files (layout panx) or score predictions against the leaderboard labels", path=path, line=i)
         if len(cells) < 2:
             raise DataError(f"expected a token and a tag, found {line!r}", path=path, line=i)
         token, tag = cells[0], cells[-1]
@@ -216,7 +222,7 @@ def read_ner(path: str | Path, layout: NerLayout = "auto") -> list[NerSentence]:
             if ":" not in token:
                 raise DataError(f"expected 'lang:token<TAB>tag', found {line!r}", path=path, line=i)
             token = token.split(":", 1)[1]
-        if detected == "xglue" and len(cells) != 2:
+        if detected in ("xglue", "xtreme") and len(cells) != 2:
             raise DataError(f"expected 'token tag', found {len(cells)} columns", path=path, line=i)
         tokens.append(token)
         tags.append(tag)

@@ -11,36 +11,29 @@ missing seeds when asked to (`resume`); a seed's outcome.json is its commit, fro
 """
 from __future__ import annotations
 
-import datetime as _dt
-import functools
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xlmk import tracking
+from xlmk.downstream.outputs import (  # noqa: F401 - re-exported: callers import them from here
+    SUMMARY, FinetuneResult, _run_dir, load_tokenizer, model_location)
 from xlmk.downstream.recipe import FinetuneRecipe
 from xlmk.downstream.scoring import score  # noqa: F401 - `xlmk score` and the Python API call it from here
 from xlmk.downstream.selection import AVG, check_protocols, seed_statistics, with_average
 from xlmk.errors import ConfigError, DataError
 from xlmk.results import ResultRow, append_rows, provenance
 
-SUMMARY = "summary.json"
 # task names accepted where a recipe is expected -> the recipe carrying the paper's settings
-TASK_RECIPES = {"xnli": "xnli", "mlqa": "mlqa", "ner": "ner-xglue", "panx": "panx"}
-
-
-@dataclass
-class FinetuneResult:
-    run_dir: Path
-    summary: dict
-    rows: list[ResultRow] = field(default_factory=list)
+TASK_RECIPES = {"xnli": "xnli", "mlqa": "mlqa", "ner": "ner-xglue", "panx": "panx", "paws-x": "paws-x",
+                "pawsx": "paws-x", "xquad": "xquad", "tydiqa": "tydiqa", "udpos": "udpos", "bucc": "bucc",
+                "tatoeba": "tatoeba"}
 
 
 def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = None, data: str | None = None,
                    languages: list[str] | None = None, seeds: list[int] | None = None,
-                   overrides: tuple[str, ...] | list[str] = ()) -> FinetuneRecipe:
+                   overrides: tuple[str, ...] | list[str] = (), transfer: str | None = None) -> FinetuneRecipe:
     """A recipe by name, path or object, with the command-line choices applied (validated)."""
     from xlmk.components import HFMaskedLM
     from xlmk.config import load_recipe
@@ -64,16 +57,9 @@ def resolve_recipe(recipe: str | Path | FinetuneRecipe, *, model: str | None = N
     safe_names(getattr(recipe.task, "languages", None), "--languages" if languages is not None else "task.languages")
     if getattr(recipe.task, "train_language", None):
         safe_name(recipe.task.train_language, "task.train_language")
+    if transfer is not None:
+        recipe.task.transfer = transfer
     return FinetuneRecipe.model_validate(recipe.model_dump())
-
-
-def model_location(recipe: FinetuneRecipe) -> str:
-    enc = recipe.encoder
-    if enc.kind == "init":
-        from xlmk.modeling import cached_init_model
-
-        return str(cached_init_model(enc.size, enc.tokenizer, enc.seed, enc.cache_dir))
-    return enc.path
 
 
 def finetune(recipe: str | Path | FinetuneRecipe, *, out: str | Path | None = None, resume: bool = False,
@@ -103,6 +89,14 @@ def _finetune(recipe: FinetuneRecipe, out: str | Path | None, resume: bool, over
 
     mode = rundir.mode_of(resume, overwrite)
     task = recipe.task.build()
+    if getattr(task, "retrieval", False):  # BUCC, Tatoeba: nothing to train
+        from xlmk.downstream.retrieve import run as retrieve
+
+        return retrieve(recipe, task, out)
+    if getattr(recipe.task, "from_run", None):  # XQuAD scored with an earlier SQuAD/MLQA run's models
+        from xlmk.downstream.reuse import run as reuse
+
+        return reuse(recipe, task, out)
     # everything a user can get wrong is checked before the first step
     languages = task.languages()
     check_protocols(recipe.selection.protocols, languages, task.train_language)
@@ -213,18 +207,6 @@ def _precision(p: str) -> str:
     return {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[p]
 
 
-def _run_dir(out: str | Path | None, recipe: FinetuneRecipe, state: Any) -> Path:
-    """--out, or a new timestamped folder; under several processes the main process's name for all."""
-    if out is not None:
-        return Path(out)
-    names = [str(Path(recipe.run.output_dir) / f"{recipe.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}")]
-    if state.num_processes > 1:
-        from accelerate.utils import broadcast_object_list
-
-        broadcast_object_list(names, from_process=0)
-    return Path(names[0])
-
-
 class _Context:
     """What all seeds of a run share: the task, encoded train/dev data, provenance."""
 
@@ -238,8 +220,13 @@ class _Context:
         self.run_dir, self.accelerator = run_dir, accelerator
         self.tokenizer = load_tokenizer(model_path)
         train = task.load_train()
+        if recipe.task.transfer == "translate-train":
+            train = _with_translations(task, train, languages, accelerator)
         self.train = (train, task.encode(train, self.tokenizer, train=True))
-        self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in languages for d in task.load("dev", lang)]
+        # tasks without dev data in every language (XQuAD, TyDiQA-GoldP) select on the languages that have it
+        self.dev_languages = task.dev_languages(languages)
+        self.dev = [(d, task.encode(d, self.tokenizer, train=False)) for lang in self.dev_languages
+                    for d in task.load("dev", lang)]
         # test files are read (and so checked) now, before any training; they are encoded when needed
         self.test_data = [d for lang in languages for d in task.load("test", lang)]
         for d in [train] + [d for d, _ in self.dev] + self.test_data:  # an empty file would fail only when scored
@@ -281,7 +268,7 @@ class _Context:
         if history_file.exists():
             history_file.unlink()  # an unfinished earlier attempt at this seed
         result = fit(self.task, self.recipe, self.model_path, self.tokenizer, seed, self.accelerator, train=self.train, dev=self.dev,
-                     languages=self.languages, load_test=self.load_test, progress=progress, on_epoch=log_epoch)
+                     languages=self.dev_languages, load_test=self.load_test, progress=progress, on_epoch=log_epoch)
         if self.accelerator.is_main_process:
             if self.recipe.run.save_predictions:
                 sets = {d.label: d for d, _ in self.dev + result["test_sets"]}
@@ -299,7 +286,8 @@ class _Context:
 
     # ---------------------------------------------------------------- rows
     def _row(self, **kw: Any) -> ResultRow:
-        extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version, **kw.pop("extra", {})}
+        extra = {"finetune_recipe": self.recipe.name, "finetune_recipe_version": self.recipe.version,
+                 "transfer": self.recipe.task.transfer, **kw.pop("extra", {})}
         return ResultRow(stage="finetune", name=self.task.name, version=self.task.version, model=self.model_path,
                          model_name=self.model_name, model_hash=self.model_hash, model_run=self.model_run,
                          recipe=self.pretrain_recipe[0], recipe_version=self.pretrain_recipe[1],
@@ -323,50 +311,54 @@ class _Context:
     def _hashes(self, outcome: dict, split: str) -> dict[str, str]:
         """Data hash per language of a split, and for `avg` one hash over all of them."""
         data = outcome["data"]
-        out = {lang: data[f"{split}-{lang}"]["hash"] for lang in self.languages}
-        out[AVG] = hashlib.sha256("".join(out[lang] for lang in self.languages).encode()).hexdigest()
+        languages = self._split_languages(split)
+        out = {lang: data[f"{split}-{lang}"]["hash"] for lang in languages}
+        out[AVG] = hashlib.sha256("".join(out[lang] for lang in languages).encode()).hexdigest()
         return out
+
+    def _split_languages(self, split: str) -> list[str]:
+        return self.dev_languages if split == "dev" else self.languages
 
     def summary(self, outcomes: dict[int, dict]) -> dict:
         """Statistics over seeds for each protocol and split: mean, max (by the average) and std."""
         out: dict = {"task": self.task.name, "version": self.task.version, "recipe": self.recipe.name,
                      "model": self.model_path, "languages": self.languages, "main_metric": self.task.main_metric,
-                     "seeds": list(outcomes), "data_notes": self.notes, "protocols": {}}
+                     "seeds": list(outcomes), "data_notes": self.notes, "transfer": self.recipe.task.transfer,
+                     "protocols": {}}
         for protocol in self.recipe.selection.protocols:
             out["protocols"][protocol] = {}
             for split in ("dev", "test"):
+                languages = self._split_languages(split)
                 per_seed = {}
                 for seed, outcome in outcomes.items():
                     scores = outcome["protocols"][protocol][split]
-                    per_seed[seed] = {m: with_average({lang: scores[f"{split}-{lang}"][m] for lang in self.languages},
-                                                      self.languages) for m in self.task.metrics}
+                    per_seed[seed] = {m: with_average({lang: scores[f"{split}-{lang}"][m] for lang in languages},
+                                                      languages) for m in self.task.metrics}
                 stats = seed_statistics(per_seed, self.task.main_metric, ddof=self.recipe.selection.std_ddof)
                 stats["epochs"] = {seed: o["protocols"][protocol]["epoch"] for seed, o in outcomes.items()}
                 first = next(iter(outcomes.values()))
                 stats["data_hash"] = self._hashes(first, split)
-                n = {lang: first["protocols"][protocol][split][f"{split}-{lang}"].get("n") for lang in self.languages}
+                n = {lang: first["protocols"][protocol][split][f"{split}-{lang}"].get("n") for lang in languages}
                 stats["n"] = {**n, AVG: sum(v or 0 for v in n.values())}
                 out["protocols"][protocol][split] = stats
         return out
 
 
-def load_tokenizer(model_path: str) -> Any:
-    """AutoTokenizer of a checkpoint, kept for the process: several tasks or sweeps fine-tuning one
-    checkpoint load its (250k-piece) tokenizer once. Keyed by the files' modification times."""
-    files = sorted(Path(model_path).glob("*token*")) if Path(model_path).is_dir() else []
-    return _load_tokenizer(str(model_path), tuple((f.name, f.stat().st_mtime_ns) for f in files))
+def _with_translations(task: Any, train: Any, languages: list[str], accelerator: Any) -> Any:
+    """The training set plus the translated ones (translate-train); languages without one are said."""
+    from xlmk.downstream.base import EvalData
 
+    translated, missing = task.translated_train(languages)
+    if missing and accelerator.is_main_process:
+        from rich.console import Console
 
-@functools.lru_cache(maxsize=4)
-def _load_tokenizer(model_path: str, _stamp: tuple) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(model_path)
-    except OSError as exc:
-        from xlmk.modeling import _not_loadable
-
-        raise _not_loadable(model_path, exc, "the tokenizer of model") from None
+        Console(stderr=True).print(f"[yellow]note:[/] {task.name} translate-train: no translated training set for "
+                                   f"{', '.join(missing)}", highlight=False)
+    sets = [train] + translated
+    notes = dict(train.notes)
+    notes["translate_train_languages"] = len(translated)
+    return EvalData(train.lang, "train", [e for d in sets for e in d.examples], [p for d in sets for p in d.paths],
+                    hashlib.sha256("".join(d.data_hash for d in sets).encode()).hexdigest(), notes=notes)
 
 
 def _pretrain_recipe(model_path: str) -> tuple[str | None, int | None]:

@@ -19,6 +19,7 @@ LAYOUT_FILES = {
     "original": {"train": "XNLI-MT-1.0/multinli/multinli.train.{lang}.tsv",
                  "dev": "XNLI-1.0/xnli.dev.tsv", "test": "XNLI-1.0/xnli.test.tsv"},
     "xglue": {"train": "multinli.train.{lang}.tsv", "dev": "{lang}.dev", "test": "{lang}.test"},
+    "xtreme": {"train": "train-{lang}.tsv", "dev": "dev-{lang}.tsv", "test": "test-{lang}.tsv"},
 }
 HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
@@ -32,9 +33,12 @@ class XnliTask(Task):
     prediction_suffix = ".tsv"
     search_dirs = ("", "xnli", "XNLI")
 
+    layout_files = LAYOUT_FILES
+    hf_columns = {"premise": "premise", "hypothesis": "hypothesis", "label": "label"}
+
     def __init__(self, spec: Any):
         super().__init__(spec)
-        self.labels: list[str] = list(self.table["labels"])
+        self.labels: list[str] = [str(x) for x in self.table["labels"]]
         self.aliases: dict[str, str] = dict(self.table.get("label_aliases", {}))
         self._cache: dict[Path, dict] = {}
         self._layout = spec.layout
@@ -46,20 +50,27 @@ class XnliTask(Task):
                 self._layout = "original"
             elif any(self.find("{lang}.dev", lang=lang) for lang in self.table["languages"]):
                 self._layout = "xglue"
+            elif any(self.find("dev-{lang}.tsv", lang=lang) for lang in self.table["languages"]):
+                self._layout = "xtreme"
             else:
                 raise DataError(f"no XNLI data under {', '.join(str(r) for r in self.roots())}: expected "
-                                "XNLI-1.0/xnli.dev.tsv (original layout) or {lang}.dev files (XGLUE layout); "
+                                "XNLI-1.0/xnli.dev.tsv (original layout), {lang}.dev files (XGLUE layout) or "
+                                "dev-{lang}.tsv (XTREME's layout); "
                                 "set task.layout=hf for the Hugging Face data set")
         return self._layout
 
     def roots(self) -> list[Path]:
         return [] if self._layout == "hf" else super().roots()
 
+    def translate_train_template(self) -> str | None:
+        # XNLI-MT's and XGLUE's training files are per language: the translations sit beside English
+        return None if self.layout() == "hf" else self.files()["train"]
+
     def _templates(self, splits: tuple[str, ...]) -> str:
         return f"the data set {self.spec.hf_name}" if self._layout == "hf" else super()._templates(splits)
 
     def default_files(self) -> dict[str, str]:
-        return dict(LAYOUT_FILES.get(self.layout(), {}))
+        return dict(self.layout_files.get(self.layout(), {}))
 
     def path(self, split: str, lang: str) -> Path | None:
         path = super().path(split, lang)
@@ -79,11 +90,19 @@ class XnliTask(Task):
         path = self.path(split, lang)
         if path is None:
             return False
+        if self.layout() == "xtreme" and split != "train" and any(e.label is None for e in self._read(path)[None]):
+            self.why_missing[(split, lang)] = f"{path} has no labels (XTREME strips them from test)"
+            return False
         return self.layout() != "original" or split == "train" or lang in self._read(path)
 
     def _read(self, path: Path) -> dict:
         if path not in self._cache:
-            self._cache[path] = read_nli(path, self.labels, self.aliases)
+            if self.layout() == "xtreme":  # csv-written by XTREME (quoted fields); its test rows lack labels
+                from xlmk.downstream.xtreme_readers import read_pawsx
+
+                self._cache[path] = {None: read_pawsx(path, self.labels)}
+            else:
+                self._cache[path] = read_nli(path, self.labels, self.aliases)
         return self._cache[path]
 
     def read(self, path: Path, split: str, lang: str) -> EvalData:
@@ -91,13 +110,24 @@ class XnliTask(Task):
         key = lang if lang in by_lang else None
         if key not in by_lang:
             raise DataError(f"no {lang!r} rows (languages in the file: {', '.join(sorted(map(str, by_lang)))})", path=path)
+        unlabelled = sum(e.label is None for e in by_lang[key])
+        if unlabelled:
+            raise DataError(f"{unlabelled} of {len(by_lang[key])} pairs have no label (XTREME's test files lose them); "
+                            "use the release files or point task.files at labelled data", path=path)
         return EvalData(lang, split, by_lang[key], [path], hash_paths([path], extra=f"{lang}"))
 
     def load(self, split: str, lang: str) -> list[EvalData]:
         if self.layout() == "hf":
             ds = self._hf(split, lang)
-            names = ds.features["label"].names if hasattr(ds.features["label"], "names") else self.labels
-            examples = [NliExample(r["premise"], r["hypothesis"], names[r["label"]], i + 1) for i, r in enumerate(ds)]
+            cols = {**self.hf_columns, **self.spec.hf_columns}
+            missing = [c for c in cols.values() if c not in ds.column_names]
+            if missing:
+                raise DataError(f"{self.spec.hf_name} ({lang}, {split}) has no column {', '.join(missing)} (it has: "
+                                f"{', '.join(ds.column_names)}); map them with task.hf_columns")
+            feature = ds.features[cols["label"]]
+            names = feature.names if hasattr(feature, "names") else self.labels
+            examples = [NliExample(r[cols["premise"]], r[cols["hypothesis"]], str(names[r[cols["label"]]]), i + 1)
+                        for i, r in enumerate(ds)]
             return [EvalData(lang, split, examples, [], ds._fingerprint)]
         return super().load(split, lang)
 
@@ -119,6 +149,9 @@ class XnliTask(Task):
         import datasets
 
         datasets.disable_progress_bars()
+        local = Path(self.spec.hf_name).expanduser()
+        if (local / lang / "dataset_dict.json").is_file():  # save_to_disk of a DatasetDict per language
+            return datasets.load_from_disk(str(local / lang))[HF_SPLITS[split]]
         return datasets.load_dataset(self.spec.hf_name, lang, split=HF_SPLITS[split])
 
     # ---------------------------------------------------------------- model

@@ -287,12 +287,17 @@ def _squad(world: World, r: Renderer, docs: list, quota: int, max_q: int, tag: s
     return data
 
 
-def mlqa(world: World, wikis: dict) -> dict:
+def qa_order(world: World) -> tuple:
+    """(entities in a seeded order, dev entities, test entities) of the QA samples; the rest train."""
     rng = random.Random("xlmk-sample-world/mlqa")
     order = [e.id for e in world.entities.values() if e.type in ("person", "city", "country", "company")]
     rng.shuffle(order)
+    return order, set(order[0::4]), set(order[1::4])
+
+
+def mlqa(world: World, wikis: dict) -> dict:
+    order, dev_ids, test_ids = qa_order(world)
     rank = {qid: i for i, qid in enumerate(order)}
-    dev_ids, test_ids = set(order[0::4]), set(order[1::4])
     out = {}
     for lang, wiki in wikis.items():
         r = Renderer(world, lang)

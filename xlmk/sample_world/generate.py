@@ -3,7 +3,7 @@
     python -m xlmk.sample_world.generate [--out DIR]
 
 Writes the Wikidata slice, one Wikipedia dump per language, the MLM corpus, LAMA/mLAMA probes,
-XNLI, MLQA/SQuAD and WikiANN samples, `expected_knowledge.json` (ground truth from the seed) and
+XNLI, MLQA/SQuAD, WikiANN and XTREME's other tasks' samples, `expected_knowledge.json` (ground truth from the seed) and
 `MANIFEST.json` ({path: sha256} of every other file). Only seeded `random.Random` instances are
 used, so every run writes the same bytes.
 """
@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from . import DATA_DIR, LANGUAGES, SEED_DIR
-from . import _mediawiki, _seed, _tasks, _wikidata, _wikipedia
+from . import _mediawiki, _seed, _tasks, _wikidata, _wikipedia, _xtreme
 
 VERSION = 1
 DEFINITIONS = {
@@ -112,6 +112,7 @@ def generate(out: Path = DATA_DIR) -> dict:
     files.update(_tasks.xnli(world))
     files.update(_tasks.mlqa(world, wikis))
     files.update(_tasks.ner(world, wikis))
+    files.update(_xtreme.all_tasks(world, wikis))
     files["expected_knowledge.json"] = json.dumps(expected_knowledge(world, wikis), ensure_ascii=False,
                                                   indent=1) + "\n"
     old_manifest = out / "MANIFEST.json"

@@ -1,0 +1,220 @@
+"""XTREME tasks: QA and tagging fine-tuning against transformers' `Trainer`, sentence encoding for
+retrieval against a bare `AutoModel` loop, and BUCC/Tatoeba scoring of 10k x 10k sentences.
+
+- QA (XQuAD/TyDiQA-shaped windows) and tagging (UD-POS-shaped sentences): one epoch of `loop.fit` end to
+  end (model load, training, scoring a small dev and test set) against `from_pretrained` +
+  `Trainer.train()` on the same features, batch, schedule and device; samples/s ratio ours / Trainer
+  (goal >= 1.0), alternating paired rounds after an untimed warm-up round.
+- Encoding: `retrieve.Encoder` (length-sorted batches, layer states, masked mean) against the plainest
+  loop over the same batches (`AutoModel(...).hidden_states[layer]`, masked mean); ratio goal >= 0.95.
+- Scoring: `mine_pairs` (margin, k=4, both directions) and `best_matches` (cosine) on 10k x 10k random
+  768-d embeddings, against one full similarity matrix with `topk` (the same work without blocks); the
+  seconds are printed (goal: under a second on CPU), nothing about absolute speed is asserted.
+
+Run: `make bench` or `pytest benchmarks/test_xtreme_bench.py --benchmark-only -s`.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import pytest
+
+N_TRAIN, BATCH, HIDDEN, LAYERS, ROUNDS = 512, 32, 128, 2, 3
+N_TRAIN_QA = 160  # QA windows are ~5x longer than tagging sentences: fewer keep a round in the same time
+WORDS = ("river city music law north south winter summer bridge market science engine village forest "
+         "history school paper garden island station people language mountain letter theatre").split()
+
+
+def _sentence(rng: random.Random, low: int = 4, high: int = 40) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from xlmk.modeling import quiet_transformers, train_sample_tokenizer
+
+    quiet_transformers()
+    torch.set_num_threads(1)  # one intra-op thread for both sides: steadier timings on a shared CPU
+    rng = random.Random(0)
+    root = tmp_path_factory.mktemp("xtreme-bench")
+    tok = train_sample_tokenizer([_sentence(rng) for _ in range(400)], vocab_size=600)
+    cfg = XLMRobertaConfig(vocab_size=len(tok), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=4,
+                           intermediate_size=4 * HIDDEN, max_position_embeddings=514, type_vocab_size=1,
+                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    torch.manual_seed(0)
+    XLMRobertaForMaskedLM._from_config(cfg).save_pretrained(root / "m")
+    tok.save_pretrained(root / "m")
+    return root / "m", tok
+
+
+def _task(kind: str, root):
+    from xlmk.downstream.specs import UdposSpec, XquadSpec
+
+    if kind == "qa":
+        return XquadSpec(data_dir=str(root), max_length=128, doc_stride=48, max_query_length=32).build()
+    return UdposSpec(data_dir=str(root), layout="xtreme", max_length=128).build()
+
+
+def _data(kind: str, task, rng: random.Random, n: int, split: str):
+    from xlmk.downstream.base import EvalData
+    from xlmk.downstream.readers import NerSentence, QaExample
+
+    out = []
+    for i in range(n):
+        if kind == "qa":
+            context = _sentence(rng, 30, 80)
+            words = context.split()
+            k = rng.randrange(len(words) - 2)
+            answer = " ".join(words[k:k + 2])
+            start = len(" ".join(words[:k])) + (1 if k else 0)
+            out.append(QaExample(f"{split}-{i}", _sentence(rng, 4, 12) + "?", context, [(answer, start)]))
+        else:
+            words = _sentence(rng).split()
+            out.append(NerSentence(words, [rng.choice(task.labels) for _ in words]))
+    return EvalData("en", split, out, [], split)
+
+
+@pytest.fixture(scope="module", params=["qa", "tagging"])
+def setup(request, model_dir):
+    path, tok = model_dir
+    kind = request.param
+    task = _task(kind, path.parent)
+    rng = random.Random(1)
+    n_train = N_TRAIN_QA if kind == "qa" else N_TRAIN
+    sets = {s: _data(kind, task, rng, n, s) for s, n in (("train", n_train), ("dev", 8), ("test", 8))}
+    feats = {s: (d, task.encode(d, tok, train=s == "train")) for s, d in sets.items()}
+    return kind, path, tok, task, feats
+
+
+def _ours(setup) -> float:
+    from accelerate import Accelerator
+
+    from xlmk.downstream.loop import fit
+    from xlmk.downstream.recipe import FinetuneRecipe
+
+    kind, model_dir, tok, task, feats = setup
+    recipe = FinetuneRecipe.model_validate({
+        "name": "bench", "task": task.spec.model_dump(), "seeds": [1],
+        "optim": {"lr": 5e-5, "epochs": 1, "batch_size": BATCH, "warmup_ratio": 0.1},
+        "selection": {"protocols": ["xtreme-en-dev"], "primary": "xtreme-en-dev"},
+        "run": {"eval_batch_size": 64, "log_every": 10_000}})
+    start = time.perf_counter()
+    fit(task, recipe, str(model_dir), tok, 1, Accelerator(), train=feats["train"], dev=[feats["dev"]],
+        languages=["en"], load_test=lambda _tok: [feats["test"]])
+    return time.perf_counter() - start
+
+
+def _trainer(setup, out) -> float:
+    from transformers import (DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
+                              TrainingArguments)
+
+    kind, model_dir, tok, task, feats = setup
+    _, train = feats["train"]
+    rows = [{k: v[i] for k, v in train.columns.items()} for i in range(len(train))]
+    collator = DataCollatorWithPadding(tok) if kind == "qa" else DataCollatorForTokenClassification(tok)
+    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1,
+                             learning_rate=5e-5, warmup_steps=0.1, logging_steps=10_000, save_strategy="no",
+                             report_to=[], seed=1, dataloader_num_workers=0, disable_tqdm=True,
+                             train_sampling_strategy="group_by_length")
+    start = time.perf_counter()
+    model = task.model_class().from_pretrained(model_dir, **task.model_kwargs())
+    Trainer(model=model, args=args, train_dataset=rows, data_collator=collator).train()
+    return time.perf_counter() - start
+
+
+def test_qa_and_tagging_samples_per_second_vs_trainer(benchmark, setup, tmp_path):
+    ours, theirs = [], []
+
+    def one_round() -> None:
+        logging.disable(logging.INFO)  # pytest's log capture slows the per-step logging Trainer otherwise
+        try:
+            ours.append(_ours(setup))
+            theirs.append(_trainer(setup, tmp_path / f"t{len(theirs)}"))
+        finally:
+            logging.disable(logging.NOTSET)
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    ours, theirs = ours[1:], theirs[1:]
+    ratios = sorted(t / o for o, t in zip(ours, theirs))
+    n = len(setup[4]["train"][1])
+    print(f"\n{setup[0]} fine-tuning, {n} features, batch {BATCH}: xlmk loop {n / min(ours):.1f}/s, Trainer "
+          f"{n / min(theirs):.1f}/s (best rounds); ratio ours/Trainer {min(theirs) / min(ours):.2f} best-of, "
+          f"{ratios[len(ratios) // 2]:.2f} median of {len(ratios)} paired rounds (goal >= 1.0)")
+
+
+def test_encoding_sentences_per_second_vs_a_bare_automodel_loop(benchmark, model_dir):
+    import torch
+    from transformers import AutoModel
+
+    from xlmk.downstream.recipe import FinetuneRecipe
+    from xlmk.downstream.retrieve import Encoder
+
+    path, tok = model_dir
+    rng = random.Random(2)
+    sentences = [_sentence(rng, 3, 50) for _ in range(2000)]
+    recipe = FinetuneRecipe.model_validate({"name": "b", "task": {"kind": "tatoeba", "data_dir": ".", "layer": 1},
+                                            "run": {"eval_batch_size": 64, "cpu": True}})
+    ours_enc = Encoder(str(path), tok, recipe)
+    bare = AutoModel.from_pretrained(path, add_pooling_layer=False).eval()
+
+    def baseline() -> None:
+        ids = tok(sentences, truncation=True, max_length=512)["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), 64):
+                batch = tok.pad({"input_ids": [ids[i] for i in order[start:start + 64]]}, return_tensors="pt")
+                states = bare(**batch, output_hidden_states=True).hidden_states[1]
+                m = batch["attention_mask"].unsqueeze(-1).float()
+                (states * m).sum(1) / m.sum(1)
+
+    ours, theirs = [], []
+
+    def one_round() -> None:
+        t = time.perf_counter()
+        ours_enc(sentences)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        baseline()
+        theirs.append(time.perf_counter() - t)
+
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    print(f"\nencoding {len(sentences)} sentences: ours {len(sentences) / min(ours):.0f}/s, bare AutoModel loop "
+          f"{len(sentences) / min(theirs):.0f}/s; ratio {min(theirs) / min(ours):.2f} (goal >= 0.95)")
+
+
+def test_scoring_ten_thousand_by_ten_thousand(benchmark):
+    import torch
+
+    from xlmk.downstream.retrieval import best_matches, mine_pairs, normalize
+
+    import os
+
+    torch.set_num_threads(os.cpu_count() or 1)  # the module's other tests pin one thread; scoring uses all
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(10_000, 768, generator=g), torch.randn(10_000, 768, generator=g)
+    times: dict[str, list[float]] = {"mine": [], "nearest": [], "full": []}
+
+    def one_round() -> None:
+        t = time.perf_counter()
+        mine_pairs(x, y, scoring="margin", k=4)
+        times["mine"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        best_matches(y, x, scoring="cosine")
+        times["nearest"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        xn, yn = normalize(x), normalize(y)
+        full = xn @ yn.T
+        torch.topk(full, 4, dim=1)
+        torch.topk(full, 4, dim=0)
+        times["full"].append(time.perf_counter() - t)
+
+    benchmark.pedantic(one_round, rounds=2, iterations=1, warmup_rounds=1)
+    best = {k: min(v) for k, v in times.items()}
+    print(f"\n10k x 10k, 768-d, {torch.get_num_threads()} threads: BUCC mining (margin, both directions) "
+          f"{best['mine']:.2f} s, Tatoeba nearest (cosine) {best['nearest']:.2f} s; one full matrix product with "
+          f"top-k both ways {best['full']:.2f} s; ratio full/mining {best['full'] / best['mine']:.2f}")
