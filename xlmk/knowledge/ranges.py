@@ -292,6 +292,8 @@ class RangeRead:
     def _cut(self, fh, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
         cut = _Cutter(fh, start, end, self.unit, self.source["path"], self.problems, first=start == 0)
         yield from cut.records()
+        if end >= self.source["size"]:  # the last range reads to the end, where damage shows
+            cut._eof_pos()
         self.newlines, self.nbytes = cut.newlines, cut.stop - cut.first
 
 
