@@ -34,7 +34,8 @@ from xlmk.knowledge.engines import run_tasks
 from xlmk.knowledge.malformed import MalformedLog
 from xlmk.knowledge.options import BUILDER_VERSION, BuildOptions
 from xlmk.knowledge.schema import TABLES, table_files
-from xlmk.knowledge.tasks import EXIT_AFTER_ENV, FAULT_ENV, input_task, read_task, resolve_task, write_marker
+from xlmk.knowledge.tasks import (EXIT_AFTER_ENV, FAULT_ENV, input_task, read_task, resolve_task, titles_task,
+                                  write_marker)
 
 __all__ = ["EXIT_AFTER_ENV", "build_knowledge", "merge_knowledge"]
 
@@ -408,8 +409,6 @@ def _merge(run: _Run, state: dict, languages, started: float) -> dict:
 def _titles_phase(run: _Run, languages) -> None:
     """`titles/part-00000.parquet` from the Wikidata title shards, for `languages`; redone only when
     the languages (or the Wikidata shards) changed."""
-    from xlmk.knowledge.resolve import finalize_titles
-
     work = run.work / "wikidata"
     chunks = sorted(work.glob("titles-*.parquet"))
     record = work / "titles.json"
@@ -418,8 +417,10 @@ def _titles_phase(run: _Run, languages) -> None:
     if not chunks and record.is_file():
         raise XlmkError(f"{run.out}: the titles of other languages are asked for, but the Wikidata title "
                         "shards were removed; rebuild with --fresh (or keep _work/wikidata)")
-    counts, dropped = finalize_titles(chunks, run.out / "titles" / "part-00000.parquet", languages)
-    atomic_write_json(record, {"languages": languages, "by_lang": counts, "duplicates_dropped": dropped})
+    job = {"chunks": [str(c) for c in chunks], "out": str(run.out / "titles" / "part-00000.parquet"),
+           "languages": languages}
+    result = list(run.engine(titles_task, [job]))[0]  # in a worker: the coordinator stays light
+    atomic_write_json(record, {"languages": languages, **result})
 
 
 def _resolve_phase(run: _Run, state: dict) -> None:

@@ -6,6 +6,7 @@ Each function runs in a worker (a spawned process or a Ray task) and touches onl
 - `read_task`: one range of one input -> that shard's work files (Wikidata: triples, relations and
   the shard's titles of every Wikipedia language; Wikipedia: unresolved mentions, descriptions,
   redirects);
+- `titles_task`: the merge of the title shards into the titles table;
 - `resolve_task`: one language's link resolution, which writes its final shards and their markers.
 
 Testing aid: a job may carry `fault` ("SHARD_ID:die|raise:TIMES", from XLMK_KNOWLEDGE_FAULT) to make
@@ -111,6 +112,14 @@ def read_task(job: dict) -> dict:
     return {**result, "id": job["id"], "path": job["source"]["path"], "newlines": reader.newlines,
             "nbytes": reader.nbytes, "local_offsets": reader.local_offsets,
             "range": {k: v for k, v in job["range"].items() if k != "streams"}}
+
+
+def titles_task(job: dict) -> dict:
+    """Merge the Wikidata title shards into `titles/part-00000.parquet` for the chosen languages."""
+    from xlmk.knowledge.resolve import finalize_titles
+
+    counts, dropped = finalize_titles([Path(p) for p in job["chunks"]], Path(job["out"]), job["languages"])
+    return {"by_lang": counts, "duplicates_dropped": dropped}
 
 
 def resolve_task(job: dict) -> dict:

@@ -2,7 +2,7 @@
 
 `TokenArray` is the fairseq-style layout (one flat int32 `NAME.tokens` file plus `NAME.offsets.npy`);
 `TokenWriter` appends whole batches to it; `Column` appends fixed-width rows to a raw file and turns it
-into an ordinary `.npy` at the end by a block-wise copy into a memory map (np.save would need the
+into an ordinary `.npy` at the end by a block-wise copy behind the header (np.save would need the
 whole array in memory). Memory stays at one batch, whatever the number of rows.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-COPY_ROWS = 1 << 20
+COPY_BYTES = 1 << 20
 
 
 class TokenArray:
@@ -47,16 +47,16 @@ class Column:
         self.n += len(arr)
 
     def close(self) -> None:
+        """`.npy` header, then the raw rows copied through a small buffer (a memory map would count the
+        whole array in the process's resident memory while it is copied)."""
+        import shutil
+
         self.fh.close()
         shape = (self.n,) if self.width is None else (self.n, self.width)
-        out = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype, shape=shape)
-        if self.n:
-            src = np.memmap(self.raw, dtype=self.dtype, mode="r", shape=shape)
-            for a in range(0, self.n, COPY_ROWS):
-                out[a:a + COPY_ROWS] = src[a:a + COPY_ROWS]
-            del src
-        out.flush()
-        del out
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape}
+        with open(self.path, "wb") as out, open(self.raw, "rb") as src:
+            np.lib.format.write_array_header_1_0(out, header)
+            shutil.copyfileobj(src, out, COPY_BYTES)
         self.raw.unlink()
 
 
