@@ -127,6 +127,10 @@ def test_damaged_multistream_stream_is_counted_and_strict_stops(tmp_path, dumps)
     with pytest.raises(DataError, match="does not match the dump"):
         build_knowledge(BuildOptions(out=tmp_path / "x", wikidata=wd,
                                      wikipedia=[WikipediaInput(path=ms, index=other)]))
+    result = CliRunner().invoke(app, ["build", "--wikidata", str(wd), "--wikipedia", f"en={ms}",
+                                      "--index", f"en={other}", "-o", str(tmp_path / "y")])
+    assert isinstance(result.exception, DataError) and str(other) in str(result.exception)
+    assert str(ms) in str(result.exception)
 
 
 @pytest.mark.slow

@@ -81,6 +81,15 @@ def _fault(job: dict) -> None:
         raise RuntimeError(f"injected fault in {job['id']}")
 
 
+_SITES: dict[tuple, object] = {}
+
+
+def _site(site):
+    """One SiteInfo per language in a worker, so its cache of classified link targets lasts across shards."""
+    key = (site.lang, site.dbname, site.case, tuple(sorted(site.namespaces.items())))
+    return _SITES.setdefault(key, site)
+
+
 def read_task(job: dict) -> dict:
     """Read one range and process its records; returns the shard's counts, problems (lines counted
     from the range's first line) and the range's extent (`newlines`, `nbytes`)."""
@@ -101,12 +110,12 @@ def read_task(job: dict) -> dict:
     elif role == "pages":
         from xlmk.knowledge.wikipedia import process_pages
 
-        result = process_pages({**common, "site": job["site"], "pages": records,
+        result = process_pages({**common, "site": _site(job["site"]), "pages": records,
                                 "description_chars": job["description_chars"]})
     else:
         from xlmk.knowledge.wikiextractor import process_lines
 
-        result = process_lines({**common, "site": job["site"], "pages": [r for r in records if r[0].strip()],
+        result = process_lines({**common, "site": _site(job["site"]), "pages": [r for r in records if r[0].strip()],
                                 "description_chars": job["description_chars"]})
     result["problems"] = reader.problems + result["problems"]
     return {**result, "id": job["id"], "path": job["source"]["path"], "newlines": reader.newlines,
