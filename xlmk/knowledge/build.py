@@ -71,7 +71,7 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     languages = _languages(options, state)
     if (options.shard is None and _finished(options.out, state, languages)):
         manifest = json.loads((options.out / "manifest.json").read_text())
-        return {**manifest, "run": {"shards_read": 0, "shards_skipped": 0, "timings": {}}}
+        return {**manifest, "run": {"shards_read": 0, "shards_skipped": 0, "read": [], "timings": {}}}
     run = _Run(options, progress)
     with _bars(progress) as run.progress:
         t = time.time()

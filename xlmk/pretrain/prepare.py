@@ -81,13 +81,16 @@ class PreparedKnowledge:
         self.desc_qid = np.load(self.root / "desc_qid.npy")
         self.desc_lang = np.load(self.root / "desc_lang.npy")
         self.mention = TokenArray(self.root, "mention")
-        self.mention_qid = np.load(self.root / "mention_qid.npy")
-        self.mention_lang = np.load(self.root / "mention_lang.npy")
-        self.mention_span = np.load(self.root / "mention_span.npy")
-        self.mention_heldout = np.load(self.root / "mention_heldout.npy")
-        self.mention_source = np.load(self.root / "mention_source.npy")  # row in the knowledge's mentions table
-        self.triple_s, self.triple_r, self.triple_o = (np.load(self.root / f"triple_{c}.npy") for c in "sro")
-        self.triple_heldout = np.load(self.root / "triple_heldout.npy")
+        # per-mention and per-triple arrays are memory-mapped: pages come in as they are used, and the
+        # processes of a distributed run share one copy in the page cache
+        self.mention_qid = np.load(self.root / "mention_qid.npy", mmap_mode="r")
+        self.mention_lang = np.load(self.root / "mention_lang.npy", mmap_mode="r")
+        self.mention_span = np.load(self.root / "mention_span.npy", mmap_mode="r")
+        self.mention_heldout = np.load(self.root / "mention_heldout.npy", mmap_mode="r")
+        self.mention_source = np.load(self.root / "mention_source.npy", mmap_mode="r")  # row in the mentions table
+        self.triple_s, self.triple_r, self.triple_o = (np.load(self.root / f"triple_{c}.npy", mmap_mode="r")
+                                                       for c in "sro")
+        self.triple_heldout = np.load(self.root / "triple_heldout.npy", mmap_mode="r")
         # descriptions of each QID: rows by_qid[qid_start[q]:qid_start[q + 1]]
         self.by_qid = np.argsort(self.desc_qid, kind="stable")
         self.qid_start = np.searchsorted(self.desc_qid[self.by_qid], np.arange(len(self.qids) + 1))
@@ -109,19 +112,36 @@ class PreparedKnowledge:
         return self.meta["source"]
 
 
-def _dataset(kdir: Path, table: str):
-    import pyarrow.dataset as ds
+class _Table:
+    """The Parquet shards of one knowledge table, read shard by shard and row group by row group (a
+    dataset scanner opens every shard at once: tens of megabytes more for every ten shards)."""
 
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+
+    def count_rows(self) -> int:
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+
+    def column(self, name: str) -> list:
+        return [v for batch in _batches(self, [name], 1 << 16) for v in batch[name].to_pylist()]
+
+
+def _dataset(kdir: Path, table: str) -> _Table | None:
     from xlmk.knowledge.schema import table_files
 
     files = table_files(kdir, table)
-    return ds.dataset([str(f) for f in files], format="parquet") if files else None
+    return _Table(files) if files else None
 
 
-def _batches(ds, columns: list[str], size: int):
-    """Record batches of a dataset in order, reading ahead little: memory stays at a few batches
-    whatever the number of shards (Arrow's default reads four files and sixteen batches ahead)."""
-    return ds.to_batches(columns=columns, batch_size=size, batch_readahead=2, fragment_readahead=1)
+def _batches(table: _Table, columns: list[str], size: int):
+    """Record batches of a table in order; memory stays at one row group whatever the number of rows."""
+    import pyarrow.parquet as pq
+
+    for f in table.files:
+        with pq.ParquetFile(f) as pf:
+            yield from pf.iter_batches(batch_size=size, columns=columns)
 
 
 def _progress_rows(progress, label: str, total: int):
@@ -308,7 +328,7 @@ def _prepare_triples(kdir: Path, out: Path, qids, fraction: float) -> tuple[list
                 ok = pc.and_(pc.is_valid(s), pc.is_valid(o))
                 yield batch.filter(ok), s.filter(ok), o.filter(ok), batch.num_rows
 
-        names = set(rel_ds.to_table(columns=["pid"])["pid"].to_pylist()) if rel_ds else set()
+        names = set(rel_ds.column("pid")) if rel_ds else set()
         for batch, _, _, _ in batches():
             names |= set(pc.unique(batch["relation"]).to_pylist())
         relations = sorted(names)
