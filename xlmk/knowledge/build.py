@@ -52,10 +52,22 @@ class _Run:
         self.timings: dict = {}
         self.skipped = 0
         self.read: list[str] = []  # ids of the ranges this invocation read
+        self.pool = None  # one process pool for every phase (spawning one per phase costs seconds)
 
     def engine(self, fn, jobs):
         o = self.options
-        return run_tasks(fn, jobs, engine=o.engine, workers=o.workers, ray_address=o.ray_address)
+        return run_tasks(fn, jobs, engine=o.engine, workers=o.workers, ray_address=o.ray_address, pool=self.pool)
+
+    @contextlib.contextmanager
+    def pooled(self):
+        from xlmk.knowledge.parallel import spawn_pool
+
+        if self.options.engine != "process" or self.options.workers <= 1:
+            yield
+            return
+        with spawn_pool(self.options.workers) as self.pool:
+            yield
+        self.pool = None
 
 
 def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
@@ -73,7 +85,7 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
         manifest = json.loads((options.out / "manifest.json").read_text())
         return {**manifest, "run": {"shards_read": 0, "shards_skipped": 0, "read": [], "timings": {}}}
     run = _Run(options, progress)
-    with _bars(progress) as run.progress:
+    with _bars(progress) as run.progress, run.pooled():
         t = time.time()
         _input_phase(run, inputs, state)
         run.timings["inputs_s"] = round(time.time() - t, 3)
@@ -109,7 +121,7 @@ def merge_knowledge(out: str | Path, *, workers: int = 1, engine: str = "process
         raise XlmkError(f"{len(missing)} shard task(s) of {out} have not finished: {shown}; "
                         "run their --shard I/N groups (again) first")
     run = _Run(options, progress)
-    with _bars(progress) as run.progress:
+    with _bars(progress) as run.progress, run.pooled():
         return _merge(run, state, _languages(options, state), time.time())
 
 

@@ -20,10 +20,10 @@ ENGINES = ("process", "ray")
 
 
 def run_tasks(fn: Callable[[dict], dict], jobs: Iterable[dict], *, engine: str = "process", workers: int = 1,
-              ray_address: str | None = None) -> Iterator[dict]:
-    """Yield fn(job) for each job, in order, on the chosen engine."""
+              ray_address: str | None = None, pool=None) -> Iterator[dict]:
+    """Yield fn(job) for each job, in order, on the chosen engine (`pool`: a process pool to reuse)."""
     if engine == "process":
-        yield from ordered_map(fn, jobs, workers)
+        yield from ordered_map(fn, jobs, workers, pool=pool)
         return
     if engine != "ray":
         raise XlmkError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -168,9 +168,22 @@ def prepare_knowledge(kdir: str | Path, tokenizer: Any, *, languages: list[str] 
     target = cache_root(cache_dir) / "prepared" / f"knowledge-{_key(params)}"
     if not (target / "meta.json").is_file():
         with atomic_dir(target) as tmp:
-            with _worker_tokenizer(tokenizer, workers, tmp) as tok:
-                _build_knowledge(kdir, tok, tmp, params, languages, workers)
+            with _worker_tokenizer(tokenizer, workers, tmp) as tok, _mapper(workers) as run:
+                _build_knowledge(kdir, tok, tmp, params, languages, run)
     return PreparedKnowledge(target)
+
+
+@contextlib.contextmanager
+def _mapper(workers: int):
+    """`run(fn, jobs)`: fn over jobs, results in job order, on one pool of `workers` processes kept for
+    every phase (or in this process)."""
+    from xlmk.knowledge.parallel import ordered_map, spawn_pool
+
+    if workers <= 1:
+        yield lambda fn, jobs: ordered_map(fn, jobs, 1)
+        return
+    with spawn_pool(workers) as pool:
+        yield lambda fn, jobs: ordered_map(fn, jobs, workers, pool=pool)
 
 
 @contextlib.contextmanager
@@ -210,13 +223,11 @@ def _unique(ds, column: str, keep=None):
     return pc.unique(pa.concat_arrays(parts)).sort()
 
 
-def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: list[str] | None,
-                     workers: int) -> None:
+def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: list[str] | None, run) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from xlmk.knowledge.parallel import ordered_map
     from xlmk.progress import make_progress
     from xlmk.pretrain.prepare_jobs import description_batch, mention_batch
 
@@ -255,7 +266,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
                        "rows": batch.num_rows}
 
         w, dq, dl = TokenWriter(out, "desc"), Column(out, "desc_qid", np.int32), Column(out, "desc_lang", np.int16)
-        for r in ordered_map(description_batch, desc_jobs(), workers):
+        for r in run(description_batch, desc_jobs()):
             w.add_many(r["flat"], r["lengths"])
             dq.add(r["q"]), dl.add(r["l"])
             if task is not None:
@@ -287,7 +298,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
                 "spans": Column(out, "mention_span", np.int32, 2), "held": Column(out, "mention_heldout", bool),
                 "source": Column(out, "mention_source", np.int64)}
         dropped = no_context = 0
-        for r in ordered_map(mention_batch, mention_jobs(), workers):
+        for r in run(mention_batch, mention_jobs()):
             w.add_many(r["flat"], r["lengths"])
             for key, col in cols.items():
                 col.add(r[key])
@@ -379,13 +390,12 @@ def prepare_corpus(files: list[Path], tokenizer: Any, *, max_length: int = 512,
     target = cache_root(cache_dir) / "prepared" / f"corpus-{_key(params)}"
     if not (target / "meta.json").is_file():
         with atomic_dir(target) as tmp:
-            with _worker_tokenizer(tokenizer, workers, tmp) as tok:
-                _build_corpus([Path(f) for f in files], tok, tmp, params, workers)
+            with _worker_tokenizer(tokenizer, workers, tmp) as tok, _mapper(workers) as run:
+                _build_corpus([Path(f) for f in files], tok, tmp, params, run)
     return PreparedCorpus(target)
 
 
-def _build_corpus(files: list[Path], tok: Any, out: Path, params: dict, workers: int) -> None:
-    from xlmk.knowledge.parallel import ordered_map
+def _build_corpus(files: list[Path], tok: Any, out: Path, params: dict, run) -> None:
     from xlmk.progress import make_progress
     from xlmk.pretrain.prepare_jobs import corpus_batch, corpus_language, corpus_lines, tokenizer_of
 
@@ -408,7 +418,7 @@ def _build_corpus(files: list[Path], tok: Any, out: Path, params: dict, workers:
                     positions.append(position)
                     yield {"tok": tok, "lines": lines}
 
-            for k, r in enumerate(ordered_map(corpus_batch, jobs(), workers)):
+            for k, r in enumerate(run(corpus_batch, jobs())):
                 buf = np.concatenate([carry, r["ids"]])
                 full = len(buf) // room
                 if full:
