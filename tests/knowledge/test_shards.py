@@ -70,6 +70,9 @@ def test_the_same_shard_group_twice_at_once_is_refused(tmp_path, dumps):
         with pytest.raises(XlmkError, match="being built by another process .pid 1 on elsewhere"):
             build_knowledge(opts(tmp_path / "k", wd, [en], shard="0/2"))
     assert build_knowledge(opts(tmp_path / "k", wd, [en], shard="0/2"))["shards_read"] > 0
+    with pytest.raises(XlmkError, match="--fresh with --shard"):
+        build_knowledge(opts(tmp_path / "k", wd, [en], shard="1/2", fresh=True))
+    assert (tmp_path / "k" / "_work" / "wikidata" / "done-00000.json").is_file()  # nothing discarded
 
 
 def test_a_wikipedia_added_later_is_built_without_reading_wikidata_again(tmp_path, two_languages):

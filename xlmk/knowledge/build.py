@@ -77,6 +77,9 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     a summary of that shard task group instead (the merge writes the manifest).
     """
     started = time.time()
+    if options.shard is not None and options.fresh:
+        raise XlmkError("--fresh with --shard would let every task of the array discard the others' shards; "
+                        f"empty {options.out} once before starting the array instead")
     sites = _check_inputs(options)
     inputs = _inputs(options, sites)
     state = _prepare(options, inputs)
