@@ -119,3 +119,24 @@ def test_a_damaged_bz2_stream_without_an_index_ends_that_file_with_its_offset(tm
     assert [p["kind"] for p in problems] == ["truncated_stream"] and problems[0]["byte_offset"] == nbytes
     kept = b"".join(r for r, _, _ in records)
     assert 100_000 < len(kept) < len(data) and data.startswith(kept)
+
+
+def test_a_damaged_gzip_member_costs_that_member_only(tmp_path):
+    import gzip
+
+    parts = [b"".join(b'{"type": "item", "id": "Q%d"},\n' % (k * 1000 + i) for i in range(1000)) for k in range(5)]
+    blobs = [gzip.compress(p) for p in parts]
+    bad = bytearray(blobs[2])
+    bad[len(bad) // 2] ^= 0xFF
+    blobs[2] = bytes(bad)
+    path = tmp_path / "latest-all.json.gz"
+    path.write_bytes(b"".join(blobs))
+    source = _prepared(path, tmp_path)  # rapidgzip refuses the damaged file: members, one by one
+    assert source["reader"] == "gzip-stdlib"
+    records, _, nbytes, problems = _read_all(source, "line", shard_bytes=7000)
+    offset = len(blobs[0]) + len(blobs[1])
+    assert [(p["kind"], p["byte_offset"]) for p in problems] == [("damaged_stream", offset)]
+    kept = [r for r, _, _ in records]
+    intact = [ln for k in (0, 1, 3, 4) for ln in parts[k].splitlines(keepends=True)]
+    assert kept[:2000] == intact[:2000] and kept[-2000:] == intact[-2000:]  # before and after the damage
+    assert set(intact) <= set(kept) and nbytes == sum(map(len, kept))
