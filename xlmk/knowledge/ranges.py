@@ -26,9 +26,7 @@ from __future__ import annotations
 import bz2
 import hashlib
 import json
-import os
 import re
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -170,7 +168,9 @@ def index_job(source: dict, cache_dir: Path, threads: int) -> dict:
                 fh.seek(info["size"] - 1)
                 fh.read(1)
     elif reader == "gzip-stdlib":
-        info.update(_gzip_members(path))
+        from xlmk.knowledge.gzip_members import gzip_members
+
+        info.update(gzip_members(path))
     else:  # bz2 with the standard library: one pass for the size
         with _open_stdlib(path, reader) as fh:
             size = 0
@@ -185,120 +185,6 @@ def index_job(source: dict, cache_dir: Path, threads: int) -> dict:
             info["size"] = size
     atomic_write_json(cached, info)
     return {**source, **info}
-
-
-# ---------------------------------------------------------------- gzip members (standard library)
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-
-
-def _member(fh, pos: int) -> tuple[int, int, str | None]:
-    """Decode the gzip member at compressed byte `pos`: (uncompressed bytes, compressed end, problem
-    kind or None). Reads are BLOCK-sized from the member's start, so a reader repeating them decodes
-    exactly the same bytes, damaged members included."""
-    fh.seek(pos)
-    dec, size, at = zlib.decompressobj(31), 0, pos
-    while True:
-        chunk = fh.read(BLOCK)
-        if not chunk:
-            return size, at, "truncated_stream"
-        try:
-            size += len(dec.decompress(chunk))
-        except zlib.error:
-            return size, at, "damaged_stream"
-        if dec.eof:
-            return size, at + len(chunk) - len(dec.unused_data), None
-        at += len(chunk)
-
-
-def _gzip_members(path: Path) -> dict:
-    """One pass over a gzip file, member by member: each member's compressed offset and uncompressed
-    start, and its damage if any. After a damaged member, reading resumes at the next member that
-    decodes (a gzip header found by its magic bytes), so the rest of the file is kept."""
-    members, damaged, size = [], [], 0
-    with open(path, "rb") as fh:
-        end = os.fstat(fh.fileno()).st_size
-        pos = 0
-        while 0 <= pos < end:
-            n, stop, kind = _member(fh, pos)
-            members.append([pos, size])
-            size += n
-            if kind is None:
-                pos = stop
-                continue
-            damaged.append([pos, size, kind])
-            pos = _next_member(fh, pos + 1, end)
-    return {"size": size, "members": members, "damaged": damaged}
-
-
-def _next_member(fh, pos: int, end: int) -> int:
-    """Offset of the next gzip member at or after `pos` that decodes at least in part; -1 when none."""
-    while pos < end:
-        fh.seek(pos)
-        window = fh.read(BLOCK + 2)
-        i = window.find(_GZIP_MAGIC)
-        if i == -1:
-            pos += BLOCK
-            continue
-        if _member(fh, pos + i)[2] is None:  # a whole member (its CRC checked): not a chance match
-            return pos + i
-        pos += i + 1
-    return -1
-
-
-class _GzipMembers:
-    """The uncompressed bytes of a gzip file's members, seekable by member (`_gzip_members`'s map):
-    a damaged member ends where its decoding failed and the next member follows."""
-
-    def __init__(self, path: str, members: list) -> None:
-        self.fh = open(path, "rb")
-        self.members, self.starts = members, [u for _, u in members]
-        self.k, self.dec, self.pending, self.done = -1, None, b"", True
-
-    def _open(self, k: int) -> None:
-        self.k, self.dec, self.pending, self.done = k, zlib.decompressobj(31), b"", False
-        self.fh.seek(self.members[k][0])
-
-    def seek(self, pos: int) -> None:
-        import bisect
-
-        k = max(bisect.bisect_right(self.starts, pos) - 1, 0)
-        if not self.members:
-            return
-        self._open(k)
-        skip = pos - self.starts[k]
-        while skip > 0:
-            got = self.read1(min(skip, BLOCK))
-            if not got:
-                break
-            skip -= len(got)
-
-    def read1(self, n: int) -> bytes:
-        while not self.pending:
-            if self.done:
-                if self.k + 1 >= len(self.members):
-                    return b""
-                self._open(self.k + 1)
-            chunk = self.fh.read(BLOCK)
-            try:
-                self.pending = self.dec.decompress(chunk) if chunk else b""
-            except zlib.error:
-                self.pending = b""
-                self.done = True
-                continue
-            self.done = not chunk or self.dec.eof
-        out, self.pending = self.pending[:n], self.pending[n:]
-        return out
-
-    read = read1
-
-    def close(self) -> None:
-        self.fh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _open_stdlib(path: Path, reader: str):
@@ -320,7 +206,9 @@ def open_uncompressed(source: dict):
         fh.set_block_offsets({int(k): int(v) for k, v in offsets})
         return fh
     if reader == "gzip-stdlib" and "members" in source:
-        return _GzipMembers(path, source["members"])
+        from xlmk.knowledge.gzip_members import GzipMembers
+
+        return GzipMembers(path, source["members"])
     if reader == "gzip":
         import rapidgzip
 
