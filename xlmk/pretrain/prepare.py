@@ -261,7 +261,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
         def desc_jobs():
             for batch in _batches(desc_ds, ["qid", "lang", "text"], CHUNK):
                 q, l, ok = codes(batch)
-                yield {"tok": tok, "texts": batch["text"].filter(ok).to_pylist(), "max_length": params["description_max"],
+                yield {"tok": tok, "texts": batch["text"].filter(ok), "max_length": params["description_max"],
                        "q": q.filter(ok).to_numpy().astype(np.int32), "l": l.filter(ok).to_numpy().astype(np.int16),
                        "rows": batch.num_rows}
 
@@ -286,9 +286,7 @@ def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: l
                 base["rows"] += batch.num_rows
                 base["undescribed"] += batch.num_rows - len(source)
                 rows = batch.filter(ok)
-                yield {"tok": tok, "texts": rows["text"].to_pylist(), "starts": rows["start"].to_pylist(),
-                       "ends": rows["end"].to_pylist(), "langs": rows["lang"].to_pylist(),
-                       "pages": rows["page_title"].to_pylist(), "qids": rows["qid"].to_pylist(),
+                yield {"tok": tok, "rows": rows,  # an Arrow batch: Python objects are made on the worker
                        "q": q.filter(ok).to_numpy().astype(np.int32), "l": l.filter(ok).to_numpy().astype(np.int16),
                        "source": source.astype(np.int64), "heldout": params["heldout"],
                        "max_length": params["mention_max"]}

@@ -1,6 +1,6 @@
 """The per-batch work of preparation, as plain functions of a picklable job, run in order on workers.
 
-A job carries its rows as plain lists and the tokenizer either as itself (one process) or as a saved
+A job carries its rows as Arrow arrays (Python objects are made on the worker) and the tokenizer either as itself (one process) or as a saved
 directory that each worker loads once. A job's result is a few numpy arrays; the preparing process
 only writes them, in job order, so any number of workers gives the same files as one.
 Corpus files are read here too: `.txt`, `.gz`, `.bz2`, `.xz` or `.zst`, as streams.
@@ -74,7 +74,7 @@ def _flat(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 def description_batch(job: dict) -> dict:
     """<s> text </s>, cut to `max_length` tokens."""
     tok = tokenizer_of(job)
-    ids = tok(job["texts"], truncation=True, max_length=job["max_length"])["input_ids"]
+    ids = tok(job["texts"].to_pylist(), truncation=True, max_length=job["max_length"])["input_ids"]
     flat, lengths = _flat(ids)
     return {"flat": flat, "lengths": lengths, "q": job["q"], "l": job["l"]}
 
@@ -85,10 +85,12 @@ def mention_batch(job: dict) -> dict:
     from xlmk.pretrain.prepare import window
 
     tok = tokenizer_of(job)
-    texts, starts, ends = job["texts"], job["starts"], job["ends"]
+    rows = job["rows"]
+    texts, starts, ends = (rows[c].to_pylist() for c in ("text", "start", "end"))
     enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True)
     held = heldout((f"{a}\t{b}\t{s}\t{e}\t{c}" for a, b, s, e, c in zip(
-        job["langs"], job["pages"], starts, ends, job["qids"])), job["heldout"])
+        rows["lang"].to_pylist(), rows["page_title"].to_pylist(), starts, ends, rows["qid"].to_pylist())),
+        job["heldout"])
     seqs, spans, kept = [], [], []
     no_context = dropped = 0
     for i, (ids, offs) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
