@@ -70,6 +70,11 @@ def test_the_same_shard_group_twice_at_once_is_refused(tmp_path, dumps):
         with pytest.raises(XlmkError, match="being built by another process .pid 1 on elsewhere"):
             build_knowledge(opts(tmp_path / "k", wd, [en], shard="0/2"))
     assert build_knowledge(opts(tmp_path / "k", wd, [en], shard="0/2"))["shards_read"] > 0
+    with pytest.raises(XlmkError, match="--shard 3/2: I must be in 0..N-1"):
+        build_knowledge(opts(tmp_path / "bad", wd, [en], shard="3/2"))
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+    result = CliRunner().invoke(app, ["build", "--wikidata", str(wd), "--engine", "spark", "-o", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "choose one of process, ray" in result.output
     with pytest.raises(XlmkError, match="--fresh with --shard"):
         build_knowledge(opts(tmp_path / "k", wd, [en], shard="1/2", fresh=True))
     assert (tmp_path / "k" / "_work" / "wikidata" / "done-00000.json").is_file()  # nothing discarded

@@ -26,7 +26,7 @@ def build(
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes (or CPUs of a local Ray)."),
     shard: Optional[str] = typer.Option(
         None, "--shard", help="I/N: run only shard task group I of N (a job array); then `xlmk knowledge merge OUT`."),
-    engine: str = typer.Option("process", "--engine", help="process (a pool here) or ray (pip install 'xlmk[ray]')."),
+    engine: str = typer.Option("process", "--engine", help="process (a pool here) or ray (pip install 'xlmk\\[ray]')."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster (default: a local Ray)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first malformed record."),
     description_chars: int = typer.Option(2000, "--description-chars", help="Most characters per description."),
@@ -34,12 +34,16 @@ def build(
     shard_mb: float = typer.Option(64, "--shard-mb", help="Uncompressed MiB per shard (one range of a dump)."),
     wikipedia_shard_pages: int = typer.Option(
         2_000, "--wikipedia-shard-pages", help="Pages per shard of a multistream dump."),
-    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the intermediate _work/ directory."),
+    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the intermediate work shards under _work/."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard a partial or finished build of other inputs in OUT."),
 ) -> None:
     """Build (or resume) a knowledge directory; prints the counts when done."""
     from xlmk.knowledge.build import build_knowledge
+    from xlmk.knowledge.engines import ENGINES
     from xlmk.knowledge.options import BuildOptions, WikipediaInput
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"{engine!r}; choose one of {', '.join(ENGINES)}", param_hint="--engine")
 
     inputs = [WikipediaInput.parse(s) for s in wikipedia]
     inputs += [WikipediaInput.parse(s, format="wikiextractor") for s in wikiextractor]

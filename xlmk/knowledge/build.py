@@ -77,6 +77,7 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
     a summary of that shard task group instead (the merge writes the manifest).
     """
     started = time.time()
+    shard = options.shard_of()  # a bad I/N stops here, before anything is read or written
     if options.shard is not None and options.fresh:
         raise XlmkError("--fresh with --shard would let every task of the array discard the others' shards; "
                         f"empty {options.out} once before starting the array instead")
@@ -93,7 +94,6 @@ def build_knowledge(options: BuildOptions, *, progress=None) -> dict:
         _input_phase(run, inputs, state)
         run.timings["inputs_s"] = round(time.time() - t, 3)
         jobs = _plan(run, inputs, state)
-        shard = options.shard_of()
         mine = jobs if shard is None else jobs[shard[0]::shard[1]]
         t = time.time()
         with _shard_lock(run.work, options.shard):
