@@ -111,6 +111,10 @@ def test_multistream_dump_with_its_index_builds_like_the_plain_dump(tmp_path, du
     assert [i["reader"] for i in b["inputs"]] == ["plain", "multistream"]
     assert b["links"] == a["links"] and b["tables"]["mentions"]["rows"] == a["tables"]["mentions"]["rows"]
     assert len(b["tables"]["mentions"]["files"]) == -(-len(FILLER) // 8)
+    for i in (1, 0):  # the same directory from a split into two shard task groups
+        build_knowledge(opts(tmp_path / "split", wd, [ms], wikipedia_shard_pages=8, shard=f"{i}/2"))
+    merge_knowledge(tmp_path / "split")
+    assert tree(tmp_path / "split") == tree(tmp_path / "ms")
 
 
 def test_damaged_multistream_stream_is_counted_and_strict_stops(tmp_path, dumps):
