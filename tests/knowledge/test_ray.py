@@ -58,3 +58,14 @@ def test_a_shard_failing_twice_stops_the_build_and_finished_shards_stay(tmp_path
     monkeypatch.delenv(FAULT_ENV)
     m = build_knowledge(opts(out, wd, en, engine="ray"))
     assert "wiki/en/00002" in m["run"]["read"] and "wiki/en/00000" not in m["run"]["read"]
+
+
+def test_sample_world_on_ray_is_the_cached_pool_build(tmp_path):
+    from xlmk.sample_world import LANGUAGES
+    from xlmk.sample_world.knowledge import sample_dumps, sample_knowledge_dir
+
+    wd, wikis = sample_dumps()
+    m = build_knowledge(BuildOptions(out=tmp_path / "ray", wikidata=wd, engine="ray", languages=list(LANGUAGES),
+                                     wikipedia=[WikipediaInput(path=p) for p in wikis]))
+    assert m["run"]["engine"] == "ray" and len(m["run"]["read"]) == 1 + len(wikis)
+    assert tree(tmp_path / "ray") == tree(sample_knowledge_dir())
