@@ -14,7 +14,8 @@ $(BIN)/xlmk: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: 2.13.0 is a CPU wheel on this machine's disk; a bare `torch` pulls a CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# [ray] (with [scale]) so that `make test` runs the parallel decoders and the Ray engine too
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	@touch $@
 
 install: $(BIN)/xlmk

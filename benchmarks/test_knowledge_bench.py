@@ -153,7 +153,7 @@ def test_wikidata_phase_two_workers(benchmark, inputs, tmp_path):
 
     def run(workers: int) -> None:
         build_knowledge(BuildOptions(out=tmp_path / f"k{next(counter)}", wikidata=dump, workers=workers,
-                                     wikidata_shard_lines=2000))
+                                     shard_bytes=16 << 20))
 
     one = _best(lambda: run(1), rounds=2)
     benchmark.pedantic(lambda: run(2), rounds=2, iterations=1)
@@ -197,7 +197,7 @@ from xlmk.knowledge.build import build_knowledge
 from xlmk.knowledge.options import BuildOptions, WikipediaInput
 d, out = Path(sys.argv[1]), Path(sys.argv[2])
 build_knowledge(BuildOptions(out=out, wikidata=d / "wd.json", wikipedia=[WikipediaInput(path=d / "en.xml")],
-                             wikidata_shard_lines=200, wikipedia_shard_pages=100))  # several shards even at 1x
+                             shard_bytes=256 << 10))  # several shards even at 1x
 # VmHWM, not getrusage: ru_maxrss survives fork+exec and would report the (large) pytest parent.
 print([line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0])
 """

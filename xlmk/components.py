@@ -188,7 +188,8 @@ class TextCorpus(StrictModel):
     """Plain-text files for MLM, one document or sentence per line; the language is the file's stem."""
 
     kind: Literal["text-corpus"] = "text-corpus"
-    paths: list[str] = Field(description="Files or glob patterns, e.g. 'corpus/*.txt' (file stem = language).")
+    paths: list[str] = Field(description="Files or glob patterns, e.g. 'corpus/*.txt' or CC-100's 'cc100/*.txt.xz' "
+                             "(the name before .txt = language; .gz, .bz2, .xz, .zst are read as streams).")
     languages: list[str] | None = Field(None, description="Languages to use; None = every file.")
     alpha: float = Field(0.3, gt=0, le=1, description="Language sampling exponent: p_i^alpha, as XLM-R.")
 
@@ -202,7 +203,9 @@ class TextCorpus(StrictModel):
                 raise ConfigError(f"data.corpus.paths: {pattern!r} matches no file")
             files += found
         if self.languages is not None:
-            files = [f for f in files if f.stem in self.languages]
+            from xlmk.io import corpus_language
+
+            files = [f for f in files if corpus_language(f) in self.languages]
         return files
 
 

@@ -161,3 +161,15 @@ def sha256_tree(path: str | Path) -> str:
         h.update(str(f.relative_to(root)).encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()
+
+
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+
+
+def corpus_language(path: str | Path) -> str:
+    """The language of a corpus file, its name before `.txt`: `en.txt`, `en.txt.xz` (CC-100), `en.zst` -> `en`."""
+    name = Path(path).name
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name[:-4] if name.endswith(".txt") else Path(name).stem

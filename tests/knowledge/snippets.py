@@ -153,3 +153,24 @@ def compress(data: bytes, kind: str) -> bytes:
     import gzip
 
     return {"plain": lambda d: d, "gz": gzip.compress, "bz2": bz2.compress}[kind](data)
+
+
+def multistream(xml: bytes, pages_per_stream: int = 2) -> tuple[bytes, bytes]:
+    """(dump, index) in Wikimedia's multistream layout: a bz2 stream with the header, streams of
+    `pages_per_stream` pages (cut at the start of each `<page>` line), a last stream with the closing
+    tag; the index (bz2) has one `offset:page_id:title` line a page, offset being its stream's."""
+    import bz2
+    import re
+
+    starts = [xml.rfind(b"\n", 0, m.start()) + 1 for m in re.finditer(rb"<page>", xml)]
+    tail = xml.rindex(b"</mediawiki>")
+    cuts = [0] + starts[::pages_per_stream] + [tail, len(xml)]
+    dump, index, offset = b"", [], 0
+    for a, b in zip(cuts, cuts[1:]):
+        part = xml[a:b]
+        for m in re.finditer(rb"<title>(.*?)</title>\s*<ns>-?\d+</ns>\s*<id>(\d+)</id>", part):
+            index.append(b"%d:%s:%s\n" % (offset, m.group(2), m.group(1)))
+        blob = bz2.compress(part)
+        dump += blob
+        offset += len(blob)
+    return dump, bz2.compress(b"".join(index))

@@ -65,7 +65,7 @@ def test_snippets_build_into_exact_tables(tmp_path, dumps):
     assert m["malformed"]["total"] == 0
     assert [i["role"] for i in m["inputs"]] == ["wikidata", "wikipedia"]
     assert all(len(i["sha256"]) == 64 and i["size"] > 0 for i in m["inputs"])
-    assert not (k / "_work").exists()
+    assert not list((k / "_work").rglob("[mdr]-*.parquet"))  # bulky work shards go; markers and titles stay
 
 
 def test_languages_option_keeps_titles_of_other_wikipedias(tmp_path, dumps):
@@ -84,17 +84,20 @@ def test_compressed_dumps_give_identical_shards(tmp_path, dumps, kind):
 
 def test_two_workers_give_identical_shards(tmp_path, dumps):
     wd, en = dumps()
-    small = dict(wikidata_shard_lines=3, wikipedia_shard_pages=2)
+    small = dict(shard_bytes=1024)
     build(tmp_path / "one", wd, en, **small)
     m = build(tmp_path / "two", wd, en, workers=2, **small)
     assert tree_bytes(tmp_path / "two") == tree_bytes(tmp_path / "one")
-    assert len(m["tables"]["triples"]["files"]) == 4  # 10 dump lines in shards of 3
+    assert (tmp_path / "two" / "manifest.json").read_bytes() == (tmp_path / "one" / "manifest.json").read_bytes()
+    assert len(m["tables"]["triples"]["files"]) == -(-wd.stat().st_size // 1024)  # one shard per KiB
 
 
 def test_finished_build_is_not_redone_and_other_options_need_fresh(tmp_path, dumps):
     wd, en = dumps()
     first = build(tmp_path / "k", wd, en)
-    assert build(tmp_path / "k", wd, en) == first
+    again = build(tmp_path / "k", wd, en)
+    assert again["run"]["shards_read"] == 0 and first["run"]["shards_read"] == 2
+    assert {k: v for k, v in again.items() if k != "run"} == {k: v for k, v in first.items() if k != "run"}
     with pytest.raises(XlmkError, match="--fresh"):
         build(tmp_path / "k", wd, en, description_chars=50)
     again = build(tmp_path / "k", wd, en, description_chars=50, fresh=True)
@@ -167,12 +170,14 @@ def test_truncated_compressed_dump_is_reported_and_the_rest_kept(tmp_path, dumps
         build(tmp_path / "strict", wd, en, strict=True)
 
 
-def test_manifest_is_json_with_versions_timings_and_options(tmp_path, dumps):
+def test_manifest_is_json_with_versions_and_options_and_the_run_has_timings(tmp_path, dumps):
     wd, en = dumps()
     build(tmp_path / "k", wd, en, workers=1)
     m = json.loads((tmp_path / "k" / "manifest.json").read_text())
-    assert m["builder_version"] >= 1 and m["xlmk_version"]
-    assert {"wikidata_s", "wikipedia_s", "resolve_s", "total_s"} <= set(m["timings"])
+    assert m["builder_version"] >= 2 and m["xlmk_version"]
+    assert "timings" not in m and "created" not in m  # the same inputs give the same manifest bytes
+    run = json.loads((tmp_path / "k" / "_work" / "last-run.json").read_text())
+    assert {"inputs_s", "read_s", "titles_s", "resolve_s", "total_s"} <= set(run["timings"])
     assert m["options"]["description_chars"] == 2000
     assert m["tables"]["triples"]["files"] == {"part-00000.parquet": 3}
 

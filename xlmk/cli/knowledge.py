@@ -21,29 +21,80 @@ def build(
         [], "--wikiextractor", help="wikiextractor --json --links output, LANG=PATH (file or directory)."),
     languages: Optional[str] = typer.Option(
         None, "--languages", help="Comma-separated languages to build (default: those of the inputs)."),
-    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes."),
+    index: List[str] = typer.Option(
+        [], "--index", help="Multistream index of a --wikipedia dump, LANG=PATH (default: found beside the dump)."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes (or CPUs of a local Ray)."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", help="I/N: run only shard task group I of N (a job array); then `xlmk knowledge merge OUT`."),
+    engine: str = typer.Option("process", "--engine", help="process (a pool here) or ray (pip install 'xlmk\\[ray]')."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster (default: a local Ray)."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first malformed record."),
     description_chars: int = typer.Option(2000, "--description-chars", help="Most characters per description."),
     max_redirect_hops: int = typer.Option(5, "--max-redirect-hops", help="Redirects followed per link."),
-    wikidata_shard_lines: int = typer.Option(50_000, "--wikidata-shard-lines", help="Dump lines per Wikidata shard."),
-    wikipedia_shard_pages: int = typer.Option(2_000, "--wikipedia-shard-pages", help="Pages per Wikipedia shard."),
-    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the intermediate _work/ directory."),
+    shard_mb: float = typer.Option(64, "--shard-mb", help="Uncompressed MiB per shard (one range of a dump)."),
+    wikipedia_shard_pages: int = typer.Option(
+        2_000, "--wikipedia-shard-pages", help="Pages per shard of a multistream dump."),
+    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the intermediate work shards under _work/."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard a partial or finished build of other inputs in OUT."),
 ) -> None:
     """Build (or resume) a knowledge directory; prints the counts when done."""
     from xlmk.knowledge.build import build_knowledge
+    from xlmk.knowledge.engines import ENGINES
     from xlmk.knowledge.options import BuildOptions, WikipediaInput
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"{engine!r}; choose one of {', '.join(ENGINES)}", param_hint="--engine")
 
     inputs = [WikipediaInput.parse(s) for s in wikipedia]
     inputs += [WikipediaInput.parse(s, format="wikiextractor") for s in wikiextractor]
+    inputs = _with_indexes(inputs, index)
     options = BuildOptions(
-        out=out, wikidata=wikidata, wikipedia=inputs, workers=workers, strict=strict,
+        out=out, wikidata=wikidata, wikipedia=inputs, workers=workers, strict=strict, shard=shard,
+        engine=engine, ray_address=ray_address,
         languages=[x.strip() for x in languages.split(",") if x.strip()] if languages else None,
         description_chars=description_chars, max_redirect_hops=max_redirect_hops,
-        wikidata_shard_lines=wikidata_shard_lines, wikipedia_shard_pages=wikipedia_shard_pages,
+        shard_bytes=int(shard_mb * (1 << 20)), wikipedia_shard_pages=wikipedia_shard_pages,
         keep_work=keep_work, fresh=fresh,
     )
     manifest = build_knowledge(options)
+    if shard is not None:
+        missing = manifest["missing"]
+        typer.echo(f"shard group {shard}: {manifest['shards_read']} shards read, {manifest['shards_skipped']} "
+                   f"already done; {len(missing)} shard(s) of other groups still missing"
+                   + ("" if missing else f"; now run `xlmk knowledge merge {out}`"))
+        return
+    _print_counts({t: {"rows": i["rows"], "by_lang": i.get("by_lang")} for t, i in manifest["tables"].items()},
+                  manifest["links"], manifest["malformed"]["by_kind"])
+    typer.echo(f"wrote {out}")
+
+
+def _with_indexes(inputs: list, specs: List[str]) -> list:
+    """Attach `--index LANG=PATH` to the Wikipedia input of that language (or the only one)."""
+    from xlmk.errors import XlmkError
+
+    for spec in specs:
+        lang, sep, path = spec.partition("=")
+        matches = [i for i in inputs if sep and i.lang == lang] or ([inputs[0]] if not sep and len(inputs) == 1 else [])
+        if len(matches) != 1:
+            raise XlmkError(f"--index {spec}: give LANG=PATH naming the language of one --wikipedia LANG=PATH")
+        k = inputs.index(matches[0])
+        inputs[k] = matches[0].model_copy(update={"index": Path(path if sep else lang)})
+    return inputs
+
+
+@app.command("merge")
+def merge(
+    out: Path = typer.Argument(..., help="The --out of shard tasks run with --shard I/N."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Worker processes for the resolution."),
+    engine: str = typer.Option("process", "--engine", help="process or ray."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="A running Ray cluster."),
+    keep_work: bool = typer.Option(False, "--keep-work", help="Keep the intermediate work shards."),
+) -> None:
+    """Finish a directory built by `--shard I/N` tasks (titles, link resolution, manifest); names the
+    shard tasks still missing otherwise."""
+    from xlmk.knowledge.build import merge_knowledge
+
+    manifest = merge_knowledge(out, workers=workers, engine=engine, ray_address=ray_address, keep_work=keep_work)
     _print_counts({t: {"rows": i["rows"], "by_lang": i.get("by_lang")} for t, i in manifest["tables"].items()},
                   manifest["links"], manifest["malformed"]["by_kind"])
     typer.echo(f"wrote {out}")

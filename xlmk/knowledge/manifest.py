@@ -6,7 +6,6 @@ every shard it lists is present with the rows it says, and that no shard is ther
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -16,7 +15,7 @@ from xlmk.knowledge.malformed import MalformedLog
 from xlmk.knowledge.options import BUILDER_VERSION
 from xlmk.knowledge.schema import TABLES, table_files
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 def _markers(folder: Path, prefix: str) -> list[dict]:
@@ -29,16 +28,61 @@ def _files(out: Path, table: str) -> dict[str, int]:
     return {p.name: parquet_info(p)[0] for p in table_files(out, table)}
 
 
-def assemble_manifest(run, fingerprint: str, languages: list[str] | None) -> dict:
-    """The manifest of the build `run` (a `build._Run`), from its markers and its record of inputs."""
+def globalise(item: dict, base: tuple[int, int] | None, local_offsets: bool) -> dict:
+    """A problem's line (and, for a multistream range, byte offset) counted from the file's start;
+    with `base` None (an earlier shard not done yet) the line stays counted from the shard's start."""
+    item = dict(item)
+    if base is None:
+        if item.get("line") is not None:
+            item["message"] += " (line counted from the start of its shard)"
+        return item
+    if item.get("line") is not None:
+        item["line"] += base[0]
+    if local_offsets and item.get("byte_offset") is not None and item["kind"] != "damaged_stream":
+        item["byte_offset"] += base[1]
+    return item
+
+
+def range_bases(work: Path, path: str, upto: int) -> tuple[int, int] | None:
+    """(lines, bytes) of the file `path` before shard `upto` of `work`, from the markers of its earlier
+    shards of the same file; None when one of them is not done yet."""
+    lines = nbytes = 0
+    for i in range(upto - 1, -1, -1):
+        marker = work / f"done-{i:05d}.json"
+        if not marker.is_file():
+            return None
+        m = json.loads(marker.read_text())
+        if m["path"] != path:
+            break
+        lines, nbytes = lines + m["newlines"], nbytes + m["nbytes"]
+    return lines, nbytes
+
+
+def _read_markers(work: Path, malformed: MalformedLog) -> Counter:
+    """Sum the stats of a work folder's read markers and fold in their problems, located in the file."""
+    stats: Counter = Counter()
+    base, path = (0, 0), None
+    for m in _markers(work, "done"):
+        if m["path"] != path:
+            base, path = (0, 0), m["path"]
+        stats.update(m["stats"])
+        examples = {kind: [globalise(x, base, m["local_offsets"]) for x in items]
+                    for kind, items in m["malformed"]["examples"].items()}
+        malformed.merge_counts(m["malformed"]["counts"], examples)
+        base = (base[0] + m["newlines"], base[1] + m["nbytes"])
+    return stats
+
+
+def assemble_manifest(out: Path, state: dict, fingerprint: str, languages: list[str] | None) -> dict:
+    """The manifest of the directory `out`, from its markers and its state (the inputs, hashed).
+
+    Nothing in it depends on how the build ran (workers, engine, shard split, timing), so two builds
+    of the same inputs write the same bytes; a run's timings go to `_work/last-run.json`."""
     from xlmk.results import xlmk_version
 
-    out, work = run.out, run.work
+    work = out / "_work"
     malformed = MalformedLog()
-    wikidata_stats: Counter = Counter()
-    for m in _markers(work / "wikidata", "done"):
-        wikidata_stats.update(m["stats"])
-        malformed.merge_counts(m["malformed"]["counts"], m["malformed"]["examples"])
+    wikidata_stats = _read_markers(work / "wikidata", malformed)
     titles_info = {}
     if (work / "wikidata" / "titles.json").is_file():
         titles_info = json.loads((work / "wikidata" / "titles.json").read_text())
@@ -46,10 +90,7 @@ def assemble_manifest(run, fingerprint: str, languages: list[str] | None) -> dic
     wikipedia, links, mentions_by_lang, descriptions_by_lang = {}, {}, {}, {}
     wiki = work / "wiki"
     for lang in sorted(p.name for p in wiki.iterdir() if p.is_dir()) if wiki.is_dir() else []:
-        stats: Counter = Counter()
-        for m in _markers(work / "wiki" / lang, "done"):
-            stats.update(m["stats"])
-            malformed.merge_counts(m["malformed"]["counts"], m["malformed"]["examples"])
+        stats = _read_markers(work / "wiki" / lang, malformed)
         resolved: Counter = Counter()
         for m in _markers(work / "wiki" / lang, "resolved"):
             resolved.update({k: v for k, v in m.items() if k != "index"})
@@ -62,8 +103,6 @@ def assemble_manifest(run, fingerprint: str, languages: list[str] | None) -> dic
         mentions_by_lang[lang] = resolved["mentions"]
         descriptions_by_lang[lang] = resolved["descriptions"]
         wikipedia[lang]["articles_without_qid"] = resolved["articles_without_qid"]
-    malformed.merge_counts(Counter(p["kind"] for p in run.stream_problems),
-                           _group_examples(run.stream_problems))
 
     tables = {t: {"rows": 0, "files": _files(out, t)} for t in TABLES}
     for t in TABLES:
@@ -72,22 +111,26 @@ def assemble_manifest(run, fingerprint: str, languages: list[str] | None) -> dic
     tables["mentions"]["by_lang"] = mentions_by_lang
     tables["descriptions"]["by_lang"] = descriptions_by_lang
     wikidata_stats["titles_duplicates_dropped"] = titles_info.get("duplicates_dropped", 0)
+    inputs = []
+    for key, entry in sorted(state["inputs"].items(), key=lambda kv: (kv[0] != "wikidata", kv[0])):
+        for src in entry["sources"] or []:
+            inputs.append({"role": "wikidata" if key == "wikidata" else "wikipedia",
+                           **({"lang": entry["lang"], "format": entry["format"]} if entry.get("lang") else {}),
+                           "path": src["path"], "size": src["compressed_size"], "compression": src["compression"],
+                           "reader": src["reader"].replace("-stdlib", ""), "sha256": src["sha256"]})
     return {
         "manifest_version": MANIFEST_VERSION,
         "builder_version": BUILDER_VERSION,
         "xlmk_version": xlmk_version(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "fingerprint": fingerprint,
         "languages": languages,
-        "inputs": run.inputs,
+        "inputs": inputs,
         "tables": tables,
         "links": links,
         "wikidata": dict(sorted(wikidata_stats.items())),
         "wikipedia": wikipedia,
         "malformed": malformed.summary(),
-        "timings": run.timings,
-        "resume": {"shards_skipped": run.skipped},
-        "options": run.options.model_dump(mode="json"),
+        "options": state["options"],
     }
 
 

@@ -11,26 +11,35 @@ from collections import deque
 from typing import Callable, Iterable, Iterator
 
 
+def spawn_pool(workers: int):
+    """A pool of `workers` spawned processes (the caller closes it, e.g. in a `with`)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def ordered_map(fn: Callable[[dict], dict], jobs: Iterable[dict], workers: int,
-                window: int | None = None) -> Iterator[dict]:
-    """Yield fn(job) for each job, in order; with workers > 1, in a pool of spawned processes."""
+                window: int | None = None, pool=None) -> Iterator[dict]:
+    """Yield fn(job) for each job, in order; with workers > 1, in `pool` (kept open: several phases
+    share its processes) or else a pool of spawned processes made for this call."""
     if workers <= 1:
         for job in jobs:
             yield fn(job)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
+    if pool is None:
+        with spawn_pool(workers) as own:
+            yield from ordered_map(fn, jobs, workers, window, own)
+        return
     window = window or 2 * workers
     pending: deque = deque()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            for job in jobs:
-                pending.append(pool.submit(fn, job))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
+    try:
+        for job in jobs:
+            pending.append(pool.submit(fn, job))
+            if len(pending) >= window:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()

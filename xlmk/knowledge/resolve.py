@@ -19,8 +19,9 @@ from typing import Callable
 TITLES_ROW_GROUP = 1 << 20
 
 
-def finalize_titles(chunk_files: list[Path], out_path: Path) -> tuple[dict[str, int], int]:
-    """Merge per-chunk title shards into one file sorted by (lang, title).
+def finalize_titles(chunk_files: list[Path], out_path: Path,
+                    languages: list[str] | None = None) -> tuple[dict[str, int], int]:
+    """Merge per-chunk title shards into one file sorted by (lang, title), keeping `languages` (None: all).
 
     Returns rows per language and the number of duplicates dropped: a (lang, title) or (lang, qid)
     pair seen twice (a dump is not an atomic snapshot; a page can move between two entities while
@@ -43,12 +44,15 @@ def finalize_titles(chunk_files: list[Path], out_path: Path) -> tuple[dict[str, 
             table = pq.read_table(path)
             n = table.num_rows
             table = table.append_column("order", pa.array(range(order, order + n), pa.int64()))
-            order, seen = order + n, seen + n
+            order += n
             for lang in pc.unique(table["lang"]).to_pylist():
+                if languages is not None and lang not in languages:
+                    continue
                 if lang not in writers:
                     file = Path(spill) / f"{len(writers)}.arrow"
                     writers[lang] = (pa.ipc.new_file(str(file), spill_schema), file)
                 part = table.filter(pc.equal(table["lang"], lang)).drop_columns(["lang"])
+                seen += part.num_rows
                 writers[lang][0].write_table(part)
         for writer, _ in writers.values():
             writer.close()

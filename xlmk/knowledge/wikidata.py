@@ -77,6 +77,12 @@ def entity_rows(entity: dict, languages: frozenset[str] | None, stats: Counter):
     return titles, triples, None
 
 
+try:  # orjson (the [scale] extra) parses entities 2-4x faster; its errors are re-read by json for their kind
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - the standard library is the fallback
+    _fast_loads = json.loads
+
+
 def parse_line(raw: bytes):
     """The entity on one dump line, or None for the array brackets and blank lines."""
     line = raw.strip()
@@ -84,7 +90,10 @@ def parse_line(raw: bytes):
         line = line[:-1]
     if not line or line in (b"[", b"]"):
         return None
-    return json.loads(line)
+    try:
+        return _fast_loads(line)
+    except ValueError:
+        return json.loads(line)  # raises UnicodeDecodeError or JSONDecodeError with its position
 
 
 def process_chunk(job: dict) -> dict:

@@ -6,7 +6,10 @@ tables are tokenized once (rank 0 of a distributed run; the others wait) into a 
 by the knowledge manifest (or the corpus files), the tokenizer and the lengths, in the layout of
 fairseq's indexed datasets: one flat int32 file of tokens plus an int64 offsets array per table. QIDs,
 languages and relations become small integers through Arrow's hash tables (`pyarrow.compute.index_in`),
-never Python dictionaries, so memory stays at a few bytes per row.
+never Python dictionaries. Rows stream through in batches into files (`xlmk.pretrain.columns`) and
+the triples are filtered batch by batch, so memory stays at a few batches whatever the size; the
+batches are tokenized on `workers` processes (`xlmk.pretrain.prepare_jobs`) and written in order, so
+any number of workers gives the same files. Corpus files may be compressed (.gz, .bz2, .xz, .zst).
 
 Layout of a prepared knowledge directory:
     meta.json                           languages, relations, counts, what it was built from
@@ -20,55 +23,23 @@ Layout of a prepared knowledge directory:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import zlib
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from xlmk.errors import DataError
 from xlmk.io import atomic_dir, atomic_write_json
+from xlmk.pretrain.columns import Column, TokenArray, TokenWriter
+from xlmk.pretrain.prepare_jobs import window  # noqa: F401 - re-exported: the loaders and tests use it from here
 
-PREPARE_VERSION = 3  # bump whenever what is prepared changes: it keys the cache
-CHUNK = 2048  # rows tokenized per call: big enough for the Rust tokenizer's batching, small in memory
+PREPARE_VERSION = 3  # bump whenever what is prepared changes: it keys the cache (not workers: same files)
+CHUNK = 2048  # rows tokenized per job: big enough for the Rust tokenizer's batching, small in memory
 
-
-# ---------------------------------------------------------------- token arrays
-class TokenArray:
-    """Variable-length sequences stored flat: `NAME.tokens` (int32) and `NAME.offsets.npy` (int64, n + 1)."""
-
-    def __init__(self, root: Path, name: str):
-        self.offsets = np.load(root / f"{name}.offsets.npy", mmap_mode="r")
-        total = int(self.offsets[-1])
-        self.tokens = (np.memmap(root / f"{name}.tokens", dtype=np.int32, mode="r", shape=(total,))
-                       if total else np.zeros(0, dtype=np.int32))
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i: int) -> np.ndarray:
-        return np.asarray(self.tokens[self.offsets[i]:self.offsets[i + 1]])
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(np.asarray(self.offsets))
-
-
-class _TokenWriter:
-    def __init__(self, root: Path, name: str):
-        self.root, self.name = root, name
-        self.fh = open(root / f"{name}.tokens", "wb")
-        self.offsets = [0]
-
-    def add(self, ids: Sequence[int]) -> None:
-        arr = np.asarray(ids, dtype=np.int32)
-        self.fh.write(arr.tobytes())
-        self.offsets.append(self.offsets[-1] + len(arr))
-
-    def close(self) -> None:
-        self.fh.close()
-        np.save(self.root / f"{self.name}.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
+__all__ = ["PreparedCorpus", "PreparedKnowledge", "TokenArray", "prepare_corpus", "prepare_knowledge", "window"]
 
 
 # ---------------------------------------------------------------- keys
@@ -80,25 +51,6 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
 def _key(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:20]
-
-
-def _heldout(keys: Iterable[str], fraction: float) -> np.ndarray:
-    """A row is held out when a stable hash of its content falls below `fraction` (same split in every run)."""
-    cut = int(fraction * 2**32)
-    return np.fromiter((zlib.crc32(k.encode("utf-8")) < cut for k in keys), dtype=bool)
-
-
-def window(ids: np.ndarray, span: tuple[int, int], max_length: int) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """At most `max_length` ids (<s> ... </s> kept) centred on the span; None when the span cannot fit."""
-    body, (a, b) = ids[1:-1], (span[0] - 1, span[1] - 1)
-    room = max_length - 2
-    if len(body) <= room:
-        return ids, span
-    if b - a > room:
-        return None
-    start = max(0, min(a - (room - (b - a)) // 2, len(body) - room))
-    out = np.concatenate([ids[:1], body[start:start + room], ids[-1:]])
-    return out, (a - start + 1, b - start + 1)
 
 
 # ---------------------------------------------------------------- knowledge
@@ -117,13 +69,16 @@ class PreparedKnowledge:
         self.desc_qid = np.load(self.root / "desc_qid.npy")
         self.desc_lang = np.load(self.root / "desc_lang.npy")
         self.mention = TokenArray(self.root, "mention")
-        self.mention_qid = np.load(self.root / "mention_qid.npy")
-        self.mention_lang = np.load(self.root / "mention_lang.npy")
-        self.mention_span = np.load(self.root / "mention_span.npy")
-        self.mention_heldout = np.load(self.root / "mention_heldout.npy")
-        self.mention_source = np.load(self.root / "mention_source.npy")  # row in the knowledge's mentions table
-        self.triple_s, self.triple_r, self.triple_o = (np.load(self.root / f"triple_{c}.npy") for c in "sro")
-        self.triple_heldout = np.load(self.root / "triple_heldout.npy")
+        # per-mention and per-triple arrays are memory-mapped: pages come in as they are used, and the
+        # processes of a distributed run share one copy in the page cache
+        self.mention_qid = np.load(self.root / "mention_qid.npy", mmap_mode="r")
+        self.mention_lang = np.load(self.root / "mention_lang.npy", mmap_mode="r")
+        self.mention_span = np.load(self.root / "mention_span.npy", mmap_mode="r")
+        self.mention_heldout = np.load(self.root / "mention_heldout.npy", mmap_mode="r")
+        self.mention_source = np.load(self.root / "mention_source.npy", mmap_mode="r")  # row in the mentions table
+        self.triple_s, self.triple_r, self.triple_o = (np.load(self.root / f"triple_{c}.npy", mmap_mode="r")
+                                                       for c in "sro")
+        self.triple_heldout = np.load(self.root / "triple_heldout.npy", mmap_mode="r")
         # descriptions of each QID: rows by_qid[qid_start[q]:qid_start[q + 1]]
         self.by_qid = np.argsort(self.desc_qid, kind="stable")
         self.qid_start = np.searchsorted(self.desc_qid[self.by_qid], np.arange(len(self.qids) + 1))
@@ -145,13 +100,36 @@ class PreparedKnowledge:
         return self.meta["source"]
 
 
-def _dataset(kdir: Path, table: str):
-    import pyarrow.dataset as ds
+class _Table:
+    """The Parquet shards of one knowledge table, read shard by shard and row group by row group (a
+    dataset scanner opens every shard at once: tens of megabytes more for every ten shards)."""
 
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+
+    def count_rows(self) -> int:
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+
+    def column(self, name: str) -> list:
+        return [v for batch in _batches(self, [name], 1 << 16) for v in batch[name].to_pylist()]
+
+
+def _dataset(kdir: Path, table: str) -> _Table | None:
     from xlmk.knowledge.schema import table_files
 
     files = table_files(kdir, table)
-    return ds.dataset([str(f) for f in files], format="parquet") if files else None
+    return _Table(files) if files else None
+
+
+def _batches(table: _Table, columns: list[str], size: int):
+    """Record batches of a table in order; memory stays at one row group whatever the number of rows."""
+    import pyarrow.parquet as pq
+
+    for f in table.files:
+        with pq.ParquetFile(f) as pf:
+            yield from pf.iter_batches(batch_size=size, columns=columns)
 
 
 def _progress_rows(progress, label: str, total: int):
@@ -160,8 +138,9 @@ def _progress_rows(progress, label: str, total: int):
 
 def prepare_knowledge(kdir: str | Path, tokenizer: Any, *, languages: list[str] | None = None,
                       description_max: int = 256, mention_max: int = 256, heldout: float = 0.02,
-                      cache_dir: str | Path | None = None) -> PreparedKnowledge:
-    """Tokenize `kdir` (descriptions, mentions, triples) once; later calls reuse the cache."""
+                      cache_dir: str | Path | None = None, workers: int = 1) -> PreparedKnowledge:
+    """Tokenize `kdir` (descriptions, mentions, triples) once, on `workers` processes; later calls reuse
+    the cache. Memory stays at a few batches, whatever the number of rows."""
     from xlmk.modeling import cache_root
 
     kdir = Path(kdir)
@@ -177,134 +156,191 @@ def prepare_knowledge(kdir: str | Path, tokenizer: Any, *, languages: list[str] 
     target = cache_root(cache_dir) / "prepared" / f"knowledge-{_key(params)}"
     if not (target / "meta.json").is_file():
         with atomic_dir(target) as tmp:
-            _build_knowledge(kdir, tokenizer, tmp, params, languages)
+            with _worker_tokenizer(tokenizer, workers, tmp) as tok, _mapper(workers) as run:
+                _build_knowledge(kdir, tok, tmp, params, languages, run)
     return PreparedKnowledge(target)
 
 
-def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: list[str] | None) -> None:
+@contextlib.contextmanager
+def _mapper(workers: int):
+    """`run(fn, jobs)`: fn over jobs, results in job order, on one pool of `workers` processes kept for
+    every phase (or in this process)."""
+    from xlmk.knowledge.parallel import ordered_map, spawn_pool
+
+    if workers <= 1:
+        yield lambda fn, jobs: ordered_map(fn, jobs, 1)
+        return
+    with spawn_pool(workers) as pool:
+        yield lambda fn, jobs: ordered_map(fn, jobs, workers, pool=pool)
+
+
+@contextlib.contextmanager
+def _worker_tokenizer(tokenizer: Any, workers: int, tmp: Path):
+    """The tokenizer as jobs carry it: itself in one process, else a saved copy each worker loads once
+    (the `tokenizers` backend file of a fast tokenizer, else the whole tokenizer)."""
+    if workers <= 1:
+        yield tokenizer
+        return
+    import shutil
+
+    saved = tmp / ".tokenizer"
+    saved.mkdir()
+    try:
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            backend.save(str(saved / "tokenizer.json"))
+            yield {"file": str(saved / "tokenizer.json"), "cls": tokenizer.cls_token_id, "sep": tokenizer.sep_token_id}
+        else:
+            tokenizer.save_pretrained(saved)
+            yield str(saved)
+    finally:
+        shutil.rmtree(saved, ignore_errors=True)
+
+
+def _unique(ds, column: str, keep=None):
+    """Sorted unique values of a column, scanned in batches (optionally of the rows `keep(batch)` selects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for batch in _batches(ds, [column] + (["lang"] if keep and column != "lang" else []), 1 << 16):
+        values = batch[column].filter(keep(batch)) if keep else batch[column]
+        parts.append(pc.unique(values))
+    if not parts:
+        return pa.array([], pa.string())
+    return pc.unique(pa.concat_arrays(parts)).sort()
+
+
+def _build_knowledge(kdir: Path, tok: Any, out: Path, params: dict, languages: list[str] | None, run) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from xlmk.progress import make_progress
+    from xlmk.pretrain.prepare_jobs import description_batch, mention_batch
 
     desc_ds = _dataset(kdir, "descriptions")
     if desc_ds is None:
         raise DataError("the knowledge directory has no descriptions table (descriptions/*.parquet)", path=kdir)
-    head = desc_ds.to_table(columns=["qid", "lang"])
-    if languages:
-        head = head.filter(pc.is_in(head["lang"], value_set=pa.array(languages)))
+    wanted = pa.array(languages or [], pa.string())
+    keep = (lambda b: pc.is_in(b["lang"], value_set=wanted)) if languages else None
     ment_ds = _dataset(kdir, "mentions")
-    langs = set(pc.unique(head["lang"].combine_chunks()).to_pylist())
-    for batch in ment_ds.to_batches(columns=["lang"], batch_size=1 << 16) if ment_ds else []:
-        langs |= set(pc.unique(batch["lang"]).to_pylist())  # a language may have mentions and no descriptions
+    langs = set(_unique(desc_ds, "lang").to_pylist())
+    if ment_ds is not None:
+        langs |= set(_unique(ment_ds, "lang").to_pylist())  # a language may have mentions and no descriptions
     langs = sorted(langs & set(languages)) if languages else sorted(langs)
     if languages:
         missing = sorted(set(languages) - set(langs))
         if missing:
             raise DataError(f"data.knowledge.languages asks for {missing}, which have neither descriptions nor mentions", path=kdir)
-    qids = pc.unique(head["qid"].combine_chunks()).sort()
-    lang_arr = pa.array(langs, pa.string())  # typed even when empty (a null-typed set cannot match)
+    qids = _unique(desc_ds, "qid", keep)
+    lang_arr = pa.array(langs, pa.string())
     counts: dict[str, Any] = {}
+
+    def codes(batch):
+        q = pc.index_in(batch["qid"], value_set=qids)
+        l = pc.index_in(batch["lang"], value_set=lang_arr)
+        return q, l, pc.and_(pc.is_valid(q), pc.is_valid(l))
 
     with make_progress() as progress:
         # descriptions: <s> text </s>, first `description_max` tokens
-        task = _progress_rows(progress, "tokenizing descriptions", head.num_rows)
-        w, dq, dl = _TokenWriter(out, "desc"), [], []
-        for batch in desc_ds.to_batches(columns=["qid", "lang", "text"], batch_size=CHUNK):
-            q = pc.index_in(batch["qid"], value_set=qids)
-            l = pc.index_in(batch["lang"], value_set=lang_arr)
-            keep = pc.and_(pc.is_valid(q), pc.is_valid(l))
-            q, l = q.filter(keep).to_numpy(), l.filter(keep).to_numpy()
-            texts = batch["text"].filter(keep).to_pylist()
-            # the tokenizer fails on an empty list (an empty shard, or no row of the languages asked for)
-            for ids in tok(texts, truncation=True, max_length=params["description_max"])["input_ids"] if texts else []:
-                w.add(ids)
-            dq.append(q.astype(np.int32))
-            dl.append(l.astype(np.int16))
+        task = _progress_rows(progress, "tokenizing descriptions", desc_ds.count_rows())
+
+        def desc_jobs():
+            for batch in _batches(desc_ds, ["qid", "lang", "text"], CHUNK):
+                q, l, ok = codes(batch)
+                yield {"tok": tok, "texts": batch["text"].filter(ok), "max_length": params["description_max"],
+                       "q": q.filter(ok).to_numpy().astype(np.int32), "l": l.filter(ok).to_numpy().astype(np.int16),
+                       "rows": batch.num_rows}
+
+        w, dq, dl = TokenWriter(out, "desc"), Column(out, "desc_qid", np.int32), Column(out, "desc_lang", np.int16)
+        for r in run(description_batch, desc_jobs()):
+            w.add_many(r["flat"], r["lengths"])
+            dq.add(r["q"]), dl.add(r["l"])
             if task is not None:
-                progress.advance(task, len(texts))
-        w.close()
-        np.save(out / "desc_qid.npy", np.concatenate(dq) if dq else np.zeros(0, np.int32))
-        np.save(out / "desc_lang.npy", np.concatenate(dl) if dl else np.zeros(0, np.int16))
-        counts["descriptions"] = sum(len(x) for x in dq)
+                progress.advance(task, len(r["lengths"]))
+        counts["descriptions"] = len(w)
+        for c in (w, dq, dl):
+            c.close()
 
         # mentions: the sentence tokenized with offsets; the tokens touching [start, end) are the mention
-        w = _TokenWriter(out, "mention")
-        mq, ml, ms, mh, msrc = [], [], [], [], []
-        dropped = no_context = undescribed = base = 0
         task = _progress_rows(progress, "tokenizing mentions", ment_ds.count_rows() if ment_ds else 0)
-        for batch in ment_ds.to_batches(columns=["lang", "page_title", "text", "start", "end", "qid"],
-                                        batch_size=CHUNK) if ment_ds else []:
-            q = pc.index_in(batch["qid"], value_set=qids)
-            l = pc.index_in(batch["lang"], value_set=lang_arr)
-            keep = pc.and_(pc.is_valid(q), pc.is_valid(l))
-            source = np.flatnonzero(keep.to_numpy(zero_copy_only=False)) + base  # row in the mentions table
-            base += batch.num_rows
-            undescribed += batch.num_rows - len(source)
-            rows = batch.filter(keep)
-            q, l = q.filter(keep).to_numpy(), l.filter(keep).to_numpy()
-            texts = rows["text"].to_pylist()
-            starts, ends = rows["start"].to_pylist(), rows["end"].to_pylist()
-            enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True) if texts else \
-                {"input_ids": [], "offset_mapping": []}
-            keys = (f"{a}\t{b}\t{s}\t{e}\t{c}" for a, b, s, e, c in zip(
-                rows["lang"].to_pylist(), rows["page_title"].to_pylist(), starts, ends, rows["qid"].to_pylist()))
-            held = _heldout(keys, params["heldout"])
-            for i, (ids, offs) in enumerate(zip(enc["input_ids"], enc["offset_mapping"])):
-                # a "sentence" that is only its anchor (a list item, a caption) leaves nothing to predict from
-                if not any(ch.isalnum() for ch in texts[i][:starts[i]] + texts[i][ends[i]:]):
-                    no_context += 1
-                    continue
-                touched = [j for j, (s, e) in enumerate(offs) if s < ends[i] and e > starts[i]]
-                if not touched:
-                    dropped += 1
-                    continue
-                full = np.asarray([tok.cls_token_id, *ids, tok.sep_token_id], dtype=np.int32)
-                cut = window(full, (touched[0] + 1, touched[-1] + 2), params["mention_max"])
-                if cut is None:
-                    dropped += 1
-                    continue
-                w.add(cut[0])
-                mq.append(q[i]), ml.append(l[i]), ms.append(cut[1]), mh.append(held[i]), msrc.append(source[i])
+        base = {"rows": 0, "undescribed": 0}
+
+        def mention_jobs():
+            for batch in _batches(ment_ds, ["lang", "page_title", "text", "start", "end", "qid"], CHUNK) if ment_ds else []:
+                q, l, ok = codes(batch)
+                source = np.flatnonzero(ok.to_numpy(zero_copy_only=False)) + base["rows"]  # row in the mentions table
+                base["rows"] += batch.num_rows
+                base["undescribed"] += batch.num_rows - len(source)
+                rows = batch.filter(ok)
+                yield {"tok": tok, "rows": rows,  # an Arrow batch: Python objects are made on the worker
+                       "q": q.filter(ok).to_numpy().astype(np.int32), "l": l.filter(ok).to_numpy().astype(np.int16),
+                       "source": source.astype(np.int64), "heldout": params["heldout"],
+                       "max_length": params["mention_max"]}
+
+        w = TokenWriter(out, "mention")
+        cols = {"q": Column(out, "mention_qid", np.int32), "l": Column(out, "mention_lang", np.int16),
+                "spans": Column(out, "mention_span", np.int32, 2), "held": Column(out, "mention_heldout", bool),
+                "source": Column(out, "mention_source", np.int64)}
+        dropped = no_context = 0
+        for r in run(mention_batch, mention_jobs()):
+            w.add_many(r["flat"], r["lengths"])
+            for key, col in cols.items():
+                col.add(r[key])
+            dropped, no_context = dropped + r["dropped"], no_context + r["no_context"]
             if task is not None:
-                progress.advance(task, batch.num_rows)
-        w.close()
-        np.save(out / "mention_qid.npy", np.asarray(mq, dtype=np.int32))
-        np.save(out / "mention_lang.npy", np.asarray(ml, dtype=np.int16))
-        np.save(out / "mention_span.npy", np.asarray(ms, dtype=np.int32).reshape(-1, 2))
-        np.save(out / "mention_heldout.npy", np.asarray(mh, dtype=bool))
-        np.save(out / "mention_source.npy", np.asarray(msrc, dtype=np.int64))
-        counts.update(mentions=len(mq), mentions_dropped=dropped, mentions_without_context=no_context,
-                      mentions_of_undescribed_entities=undescribed)
+                progress.advance(task, len(r["lengths"]) + r["dropped"] + r["no_context"])
+        counts.update(mentions=len(w), mentions_dropped=dropped, mentions_without_context=no_context,
+                      mentions_of_undescribed_entities=base["undescribed"])
+        for c in (w, *cols.values()):
+            c.close()
 
-    # triples whose subject and object both have a description (no other can be an example)
-    trip_ds, rel_ds = _dataset(kdir, "triples"), _dataset(kdir, "relations")
-    trip = trip_ds.to_table(columns=["subject", "relation", "object"]) if trip_ds else None
-    relations: list[str] = []
-    if trip is not None and trip.num_rows:
-        s, o = pc.index_in(trip["subject"], value_set=qids), pc.index_in(trip["object"], value_set=qids)
-        keep = pc.and_(pc.is_valid(s), pc.is_valid(o))
-        trip = trip.filter(keep)
-        counts["triples_dropped"] = int(len(keep) - trip.num_rows)
-        known = rel_ds.to_table(columns=["pid"])["pid"].to_pylist() if rel_ds else []
-        relations = sorted(set(known) | set(trip["relation"].to_pylist()))
-    rel_arr = pa.array(relations, pa.string())
-    if trip is not None and trip.num_rows:
-        for col, name in (("subject", "s"), ("relation", "r"), ("object", "o")):
-            idx = pc.index_in(trip[col], value_set=rel_arr if col == "relation" else qids)
-            np.save(out / f"triple_{name}.npy", idx.to_numpy().astype(np.int32))
-        keys = ("\t".join(t) for t in zip(*(trip[c].to_pylist() for c in ("subject", "relation", "object"))))
-        np.save(out / "triple_heldout.npy", _heldout(keys, params["heldout"]))
-    else:
-        for name in "sro":
-            np.save(out / f"triple_{name}.npy", np.zeros(0, np.int32))
-        np.save(out / "triple_heldout.npy", np.zeros(0, bool))
-    counts["triples"] = trip.num_rows if trip is not None else 0
-
+    relations, counts["triples"], counts["triples_dropped"] = _prepare_triples(kdir, out, qids, params["heldout"])
+    if not counts["triples_dropped"] and not counts["triples"]:
+        del counts["triples_dropped"]
     pq.write_table(pa.table({"qid": qids}), out / "qids.parquet")
     atomic_write_json(out / "meta.json", {**params, "kdir": str(kdir), "languages": langs,
                                           "relations": relations, "counts": counts})
+
+
+def _prepare_triples(kdir: Path, out: Path, qids, fraction: float) -> tuple[list[str], int, int]:
+    """Triples whose subject and object both have a description (no other can be an example), filtered
+    and coded in batches: one pass for the relation names, one for the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from xlmk.pretrain.prepare_jobs import heldout
+
+    trip_ds, rel_ds = _dataset(kdir, "triples"), _dataset(kdir, "relations")
+    cols = {name: Column(out, f"triple_{name}", np.int32) for name in "sro"}
+    held = Column(out, "triple_heldout", bool)
+    kept = total = 0
+    relations: list[str] = []
+    if trip_ds is not None and trip_ds.count_rows():
+        def batches():
+            for batch in _batches(trip_ds, ["subject", "relation", "object"], 1 << 16):
+                s = pc.index_in(batch["subject"], value_set=qids)
+                o = pc.index_in(batch["object"], value_set=qids)
+                ok = pc.and_(pc.is_valid(s), pc.is_valid(o))
+                yield batch.filter(ok), s.filter(ok), o.filter(ok), batch.num_rows
+
+        names = set(rel_ds.column("pid")) if rel_ds else set()
+        for batch, _, _, _ in batches():
+            names |= set(pc.unique(batch["relation"]).to_pylist())
+        relations = sorted(names)
+        rel_arr = pa.array(relations, pa.string())
+        for batch, s, o, n in batches():
+            total += n
+            kept += batch.num_rows
+            cols["s"].add(s.to_numpy(zero_copy_only=False))
+            cols["r"].add(pc.index_in(batch["relation"], value_set=rel_arr).to_numpy(zero_copy_only=False))
+            cols["o"].add(o.to_numpy(zero_copy_only=False))
+            keys = ("\t".join(t) for t in zip(*(batch[c].to_pylist() for c in ("subject", "relation", "object"))))
+            held.add(heldout(keys, fraction))
+    for c in (*cols.values(), held):
+        c.close()
+    return relations, kept, total - kept
 
 
 # ---------------------------------------------------------------- corpus
@@ -324,8 +360,9 @@ class PreparedCorpus:
 
 
 def prepare_corpus(files: list[Path], tokenizer: Any, *, max_length: int = 512,
-                   cache_dir: str | Path | None = None) -> PreparedCorpus:
-    """Tokenize plain-text files (one language per file, named by its stem) into packed MLM blocks."""
+                   cache_dir: str | Path | None = None, workers: int = 1) -> PreparedCorpus:
+    """Tokenize text files (one language per file, named by it: `en.txt`, or compressed as CC-100 ships
+    them, `en.txt.xz`; also .gz, .bz2, .zst) into packed MLM blocks, on `workers` processes."""
     from xlmk.modeling import cache_root
 
     if not files:
@@ -339,50 +376,59 @@ def prepare_corpus(files: list[Path], tokenizer: Any, *, max_length: int = 512,
     target = cache_root(cache_dir) / "prepared" / f"corpus-{_key(params)}"
     if not (target / "meta.json").is_file():
         with atomic_dir(target) as tmp:
-            _build_corpus([Path(f) for f in files], tokenizer, tmp, params)
+            with _worker_tokenizer(tokenizer, workers, tmp) as tok, _mapper(workers) as run:
+                _build_corpus([Path(f) for f in files], tok, tmp, params, run)
     return PreparedCorpus(target)
 
 
-def _build_corpus(files: list[Path], tok: Any, out: Path, params: dict) -> None:
+def _build_corpus(files: list[Path], tok: Any, out: Path, params: dict, run) -> None:
     from xlmk.progress import make_progress
+    from xlmk.pretrain.prepare_jobs import corpus_batch, corpus_language, corpus_lines, tokenizer_of
 
-    langs = sorted({f.stem for f in files})
+    names = [corpus_language(f) for f in files]
+    langs = sorted(set(names))
     room = params["max_length"] - 2
-    w, block_lang = _TokenWriter(out, "blocks"), []
+    special = tokenizer_of({"tok": tok})
+    cls, sep = special.cls_token_id, special.sep_token_id
+    w, block_lang = TokenWriter(out, "blocks"), Column(out, "block_lang", np.int16)
+    per_lang = np.zeros(len(langs), dtype=np.int64)
     with make_progress() as progress:
         task = progress.add_task("tokenizing corpus", total=sum(f.stat().st_size for f in files))
-        for f in files:
-            lang, buf = langs.index(f.stem), []
-            with open(f, encoding="utf-8") as fh:
-                lines: list[str] = []
-                for lineno, line in enumerate(fh, 1):
-                    progress.advance(task, len(line.encode("utf-8")))
-                    if line.strip():
-                        lines.append(line.strip())
-                    if len(lines) == CHUNK:
-                        buf = _pack(tok, lines, buf, room, w, block_lang, lang)
-                        lines = []
-                buf = _pack(tok, lines, buf, room, w, block_lang, lang)
-            if buf:  # the tail of the file is a shorter block
-                w.add([tok.cls_token_id, *buf, tok.sep_token_id])
-                block_lang.append(lang)
+        done = 0
+        for f, name in zip(files, names):
+            lang, carry = langs.index(name), np.zeros(0, np.int32)
+            positions = []
+
+            def jobs():
+                for lines, position in corpus_lines(f, CHUNK):
+                    positions.append(position)
+                    yield {"tok": tok, "lines": lines}
+
+            for k, r in enumerate(run(corpus_batch, jobs())):
+                buf = np.concatenate([carry, r["ids"]])
+                full = len(buf) // room
+                if full:
+                    _add_blocks(w, buf[:full * room].reshape(full, room), cls, sep)
+                    block_lang.add(np.full(full, lang, np.int16))
+                    per_lang[lang] += full
+                carry = buf[full * room:]
+                progress.update(task, completed=done + positions[k])
+            if len(carry):  # the tail of the file is a shorter block
+                _add_blocks(w, carry.reshape(1, -1), cls, sep)
+                block_lang.add(np.full(1, lang, np.int16))
+                per_lang[lang] += 1
+            done += f.stat().st_size
     w.close()
-    if not block_lang:
+    block_lang.close()
+    if not len(w):
         raise DataError(f"the corpus files hold no text: {', '.join(str(f) for f in files)}")
-    np.save(out / "block_lang.npy", np.asarray(block_lang, dtype=np.int16))
-    counts = dict(zip(langs, np.bincount(block_lang, minlength=len(langs)).tolist()))
     atomic_write_json(out / "meta.json", {**params, "files": [str(f) for f in files], "languages": langs,
-                                          "blocks": counts})
+                                          "blocks": dict(zip(langs, per_lang.tolist()))})
 
 
-def _pack(tok: Any, lines: list[str], buf: list[int], room: int, w: _TokenWriter, block_lang: list, lang: int) -> list[int]:
-    """Append the lines (separated by </s>, as RoBERTa's full-sentence packing) and write every full block."""
-    if not lines:
-        return buf
-    for ids in tok(lines, add_special_tokens=False)["input_ids"]:
-        buf.extend(ids + [tok.sep_token_id])
-        while len(buf) >= room:
-            w.add([tok.cls_token_id, *buf[:room], tok.sep_token_id])
-            block_lang.append(lang)
-            buf = buf[room:]
-    return buf
+def _add_blocks(w: TokenWriter, body: np.ndarray, cls: int, sep: int) -> None:
+    """<s> + each row + </s>."""
+    n, k = body.shape
+    blocks = np.empty((n, k + 2), np.int32)
+    blocks[:, 0], blocks[:, 1:-1], blocks[:, -1] = cls, body, sep
+    w.add_many(blocks.ravel(), np.full(n, k + 2, np.int64))

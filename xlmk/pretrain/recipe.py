@@ -82,6 +82,8 @@ class Data(StrictModel):
     heldout: float = Field(0.02, ge=0, lt=0.5, description="Share of mentions and triples kept out of training "
                                                           "(chosen by a hash of the row) for the held-out XEP/XOR check.")
     cache_dir: str | None = Field(None, description="Where tokenized data is cached; None = $XLMK_CACHE or ~/.cache/xlmk.")
+    prepare_workers: int = Field(1, ge=1, description="Processes that tokenize the knowledge and the corpus (once; "
+                                                     "the cached result is the same for any number).")
 
 
 class Optim(StrictModel):

@@ -71,13 +71,14 @@ def prepare_sources(recipe: PretrainRecipe, tokenizer: Any) -> Sources:
         out.knowledge = prepare_knowledge(
             out.knowledge_dir, tokenizer, languages=getattr(d.knowledge, "languages", None),
             description_max=max([256, *lengths]), mention_max=max(256, t.mep.max_length if t.mep else 0),
-            heldout=d.heldout, cache_dir=d.cache_dir)
+            heldout=d.heldout, cache_dir=d.cache_dir, workers=d.prepare_workers)
         check_knowledge(recipe, out.knowledge, out.knowledge_dir)
     if t.mlm is not None and "corpus" in t.mlm.sources:
         out.corpus_files = [Path(p) for p in d.corpus.build()]
         if not out.corpus_files:
             raise DataError("data.corpus: no corpus files (check `languages` and `paths`)")
-        out.corpus = prepare_corpus(out.corpus_files, tokenizer, max_length=t.mlm.max_length, cache_dir=d.cache_dir)
+        out.corpus = prepare_corpus(out.corpus_files, tokenizer, max_length=t.mlm.max_length, cache_dir=d.cache_dir,
+                                    workers=d.prepare_workers)
     return out
 
 
