@@ -14,6 +14,8 @@ _DATA = typer.Option(None, "--data", help="Data directory (LAMA's data/, mLAMA's
 _LANGS = typer.Option([], "--languages", help="Languages, comma-separated or repeated (mlama, xep, xor).")
 _OUT = typer.Option(None, "--out", help="Run directory; default: <run.output_dir>/<recipe>/<model>.")
 _SET = typer.Option([], "--set", help="Override a recipe key, e.g. --set probe.common_vocab=vocab.txt (repeatable).")
+_SPLIT = typer.Option(None, "--split", help="xep/xor query rows: heldout (default: rows training never sees), entities "
+                                            "(held-out entities, zero-shot) or all (trained rows included, flagged).")
 
 
 def _recipe_option(kind: str):
@@ -61,13 +63,15 @@ def mlama(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages:
 
 @app.command("xep")
 def xep(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
-        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xep"), set_: List[str] = _SET) -> None:
+        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xep"), set_: List[str] = _SET,
+        split: Optional[str] = _SPLIT) -> None:
     """Cross-lingual Entity Prediction: an entity-masked sentence picks its entity's description (Table 7)."""
-    _run("xep", recipe, model, data, languages, out, set_)
+    _run("xep", recipe, model, data, languages, out, [*set_, *([f"probe.split={split}"] if split else [])])
 
 
 @app.command("xor")
 def xor(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
-        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xor"), set_: List[str] = _SET) -> None:
+        out: Optional[Path] = _OUT, recipe: str = _recipe_option("xor"), set_: List[str] = _SET,
+        split: Optional[str] = _SPLIT) -> None:
     """Cross-lingual Object Recognition: subject description + relation pick the object's description (Table 7)."""
-    _run("xor", recipe, model, data, languages, out, set_)
+    _run("xor", recipe, model, data, languages, out, [*set_, *([f"probe.split={split}"] if split else [])])

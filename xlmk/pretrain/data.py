@@ -21,7 +21,7 @@ from xlmk.errors import DataError
 from xlmk.knowledge.sampling import language_probabilities
 from xlmk.pretrain.prepare import PreparedCorpus, PreparedKnowledge, window
 
-SALT = {"mlm": 1, "mep": 2, "oe": 3}
+SALT = {"mlm": 1, "mep": 2, "oe": 3, "desc_mlm": 4}
 
 
 class LanguageSampler:
@@ -66,7 +66,7 @@ class MLMExamples:
     """Token blocks of the corpus and/or whole entity descriptions."""
 
     def __init__(self, corpus: PreparedCorpus | None, knowledge: PreparedKnowledge | None, sources: list[str],
-                 alpha: float, seed: int):
+                 alpha: float, seed: int, salt: int = SALT["mlm"]):
         self.arrays, groups = [], {}
         for src in sources:
             if src == "corpus":
@@ -78,7 +78,7 @@ class MLMExamples:
             for i, name in enumerate(names):
                 rows = np.flatnonzero(lang_ids == i).astype(np.int64) + (s << 40)
                 groups[name] = np.concatenate([groups[name], rows]) if name in groups else rows
-        self.sampler = LanguageSampler(groups, alpha, seed, SALT["mlm"])
+        self.sampler = LanguageSampler(groups, alpha, seed, salt)
 
     def draw(self) -> dict:
         lang, item, _, key = self.sampler.draw()
@@ -91,21 +91,29 @@ def _pick(rows: np.ndarray, langs: np.ndarray, lang: int, same: bool, rng) -> in
     return int(cands[rng.integers(len(cands))]) if len(cands) else None
 
 
-def mep_groups(kp: PreparedKnowledge, same: bool, heldout: bool) -> dict[str, np.ndarray]:
-    """Mention rows per sentence language whose entity has a description in another (or the same) language."""
+def mep_groups(kp: PreparedKnowledge, same: bool, heldout: bool, exclude: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Mention rows per sentence language whose entity has a description in another (or the same) language;
+    `exclude` (a boolean per QID) leaves held-out entities out."""
     out = {}
+    keep = kp.mention_heldout == heldout
+    if exclude is not None and len(exclude):
+        keep &= ~exclude[kp.mention_qid]
     for i, lang in enumerate(kp.languages):
-        rows = np.flatnonzero((kp.mention_lang == i) & (kp.mention_heldout == heldout))
+        rows = np.flatnonzero((kp.mention_lang == i) & keep)
         q = kp.mention_qid[rows]
         has = kp.has_description(q, i)
         out[lang] = rows[has if same else (kp.n_langs_of[q] - has) >= 1]
     return out
 
 
-def oe_groups(kp: PreparedKnowledge, same: bool, heldout: bool) -> dict[str, np.ndarray]:
-    """Per subject language u, the triples usable with u; an item encodes (triple, u) as triple * 1024 + u."""
+def oe_groups(kp: PreparedKnowledge, same: bool, heldout: bool, exclude: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per subject language u, the triples usable with u; an item encodes (triple, u) as triple * 1024 + u.
+    `exclude` (a boolean per QID) leaves the triples of held-out subjects out."""
     out = {}
-    base = np.flatnonzero(kp.triple_heldout == heldout)
+    keep = kp.triple_heldout == heldout
+    if exclude is not None and len(exclude):
+        keep &= ~exclude[kp.triple_s]
+    base = np.flatnonzero(keep)
     s, o = kp.triple_s[base], kp.triple_o[base]
     for i, lang in enumerate(kp.languages):
         has_o = kp.has_description(o, i)
@@ -118,13 +126,14 @@ class MEPExamples:
     """A sentence with its mention, and the description of the mention's entity in another language
     (`same`: in the sentence's language)."""
 
-    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int):
-        self.kp, self.same = kp, description_language == "same"
+    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int,
+                 exclude: np.ndarray | None = None):
+        self.kp, self.same, self.exclude = kp, description_language == "same", exclude
         # alpha None: a source for held-out examples only, with no training sampler
         self.sampler = LanguageSampler(self.groups(False), alpha, seed, SALT["mep"]) if alpha is not None else None
 
     def groups(self, heldout: bool) -> dict[str, np.ndarray]:
-        return mep_groups(self.kp, self.same, heldout)
+        return mep_groups(self.kp, self.same, heldout, None if heldout else self.exclude)
 
     def make(self, m: int, rng, key) -> dict:
         kp = self.kp
@@ -144,12 +153,13 @@ class MEPExamples:
 class OEExamples:
     """Subject description in language u + relation; object description in a language other than u."""
 
-    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int):
-        self.kp, self.same = kp, description_language == "same"
+    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int,
+                 exclude: np.ndarray | None = None):
+        self.kp, self.same, self.exclude = kp, description_language == "same", exclude
         self.sampler = LanguageSampler(self.groups(False), alpha, seed, SALT["oe"]) if alpha is not None else None
 
     def groups(self, heldout: bool) -> dict[str, np.ndarray]:
-        return oe_groups(self.kp, self.same, heldout)
+        return oe_groups(self.kp, self.same, heldout, None if heldout else self.exclude)
 
     def make(self, item: int, rng, key) -> dict:
         kp = self.kp
@@ -299,12 +309,25 @@ def masked_mention(ids: np.ndarray, span: tuple[int, int], mode: str, max_length
     return cut[0], cut[1][0]
 
 
-def collate_mep(exs: list[dict], info: TokenInfo, mode: str, max_length: int) -> dict:
+def collate_mep(exs: list[dict], info: TokenInfo, mode: str, max_length: int, *, mlm_prob: float | None = None,
+                seed: int = 0) -> dict:
+    """Masked-mention sentences and their descriptions; with `mlm_prob`, the sentences' other tokens are also
+    MLM-corrupted (the released code's MLM on knowledge batches) and `labels` holds their targets."""
     sents, qpos = zip(*(masked_mention(ex["ids"], ex["span"], mode, max_length, info) for ex in exs))
+    out: dict = {}
+    if mlm_prob is not None:
+        sents, labs = list(sents), []
+        for i, ex in enumerate(exs):
+            ids, lab = mask_tokens(sents[i], np.random.default_rng([seed, *ex["key"], 8]), info, mlm_prob)
+            span = sents[i] == info.mask  # the mention's own <mask>s stay the contrastive query, never an MLM target
+            ids[span], lab[span] = info.mask, -100
+            sents[i] = ids
+            labs.append(lab)
+        out["labels"] = _pad(labs, -100)[0]
     ids, attn = _pad(list(sents), info.pad)
     desc, dattn = _pad([truncate(ex["desc"], max_length, info.sep) for ex in exs], info.pad)
     return {"input_ids": ids, "attention_mask": attn, "query_pos": torch.tensor(qpos, dtype=torch.long),
-            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long)}
+            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long), **out}
 
 
 def collate_oe(exs: list[dict], info: TokenInfo, max_length: int) -> dict:

@@ -23,7 +23,7 @@ from xlmk.io import atomic_dir, atomic_write_text
 from xlmk.pretrain import checkpoint as ckpt_io
 from xlmk.pretrain.model import KnowledgeModel, build_heads, build_queues
 from xlmk.pretrain.recipe import Optim, PretrainRecipe
-from xlmk.pretrain.stream import PretrainStream, Sources, prepare_sources, task_names
+from xlmk.pretrain.stream import PretrainStream, Sources, loss_names, prepare_sources
 
 PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -38,12 +38,16 @@ class TrainResult:
 
 
 def make_optimizer(model: torch.nn.Module, o: Optim) -> torch.optim.Optimizer:
-    """Adam or AdamW; no weight decay on biases and normalisation weights (as BERT/RoBERTa)."""
-    decay, plain = [], []
+    """Adam or AdamW; no weight decay on biases and normalisation weights (as BERT/RoBERTa); the knowledge
+    heads at lr x `head_lr_scale`."""
+    parts: dict[tuple[bool, bool], list] = {(h, d): [] for h in (False, True) for d in (True, False)}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (plain if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+            # one lr: the two groups of earlier versions, so their checkpoints resume
+            head = o.head_lr_scale != 1.0 and name.startswith("heads.")
+            parts[(head, not (p.ndim < 2 or "norm" in name.lower()))].append(p)
+    groups = [{"params": ps, "weight_decay": o.weight_decay if decay else 0.0, "lr": o.lr * (o.head_lr_scale if head else 1.0)}
+              for (head, decay), ps in parts.items() if ps]
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
     return cls(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
 
@@ -100,7 +104,7 @@ def _queue_dim(heads: Any, hidden: int) -> int:
 
 
 def _live(line: dict, names: list[str]) -> str:
-    parts = [f"{n} {line[f'{n}_loss']:.3f}" + (f" acc {line[f'{n}_acc']:.2f}" if n != "mlm" else "")
+    parts = [f"{n} {line[f'{n}_loss']:.3f}" + (f" acc {line[f'{n}_acc']:.2f}" if "mlm" not in n else "")
              for n in names if f"{n}_loss" in line]
     return " · ".join(parts) + f" · {line['tokens_per_s']:.0f} tok/s"
 
@@ -184,7 +188,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
         # a resumed run continues the metrics of its checkpoint (lines a killed run wrote later are dropped)
         kept = resume / "metrics.jsonl" if resume is not None else None
         atomic_write_text(metrics, kept.read_text(encoding="utf-8") if kept is not None and kept.is_file() else "")
-    names = task_names(recipe)
+    names = loss_names(recipe)
     bar = progress.add_task(f"pretrain {recipe.name}", total=recipe.optim.max_steps, completed=start) \
         if progress is not None and main else None
     sums = torch.zeros(len(names), 3, dtype=torch.float64)  # per task: loss sum, accuracy sum, items

@@ -14,11 +14,12 @@ import torch
 
 from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, normalise_if, trained_readout, describe_items, evaluate, project, resolve_layer, states_at, table_hash
 from xlmk.probe.lama import Coverage
-from xlmk.probe.queries import true_objects, xor_queries
+from xlmk.probe.queries import Split, true_objects, xor_queries
 from xlmk.probe.specs import XorProbe
 
 
 def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: Any, seed: int, device: torch.device,
+            split: Split = Split(),
             batch_size: int, cache_dir: Path, model_id: str, precision: str, coverage: Coverage,
             advance_factory: Callable[[str, int], Callable[[int], None]]) -> tuple[list, list[dict], dict]:
     hidden = model.config.hidden_size
@@ -33,7 +34,7 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
 
     queries = xor_queries(kdir, languages=spec.languages, per_language=spec.queries_per_language, seed=seed,
                                    rule=spec.gold_description, candidate_languages=spec.candidate_languages,
-                                   oversample=spec.oversample, coverage=coverage)
+                                   oversample=spec.oversample, coverage=coverage, split=split)
     if with_relation:
         known = set(heads.relation_ids)
         for q in queries:
@@ -74,8 +75,9 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     if with_heads:
         representation += f" [{pooling} states, {similarity}]"
     info = {
+        "split": split.name, "heldout": {"rows": split.rows, "entities": split.entities},
         "protocol": "heads+relation" if with_relation else "heads" if with_heads else "raw-states",
-        "representation": representation, "layer": layer, "n_candidates": len(rows), "candidate_embeddings_cached": cached,
+        "representation": representation, "layer": layer, "pooling": pooling, "similarity": similarity, "n_candidates": len(rows), "candidate_embeddings_cached": cached,
         "filtered": spec.filtered,
         "data_hash": table_hash([{"l": q.language, "s": q.subject, "r": q.relation, "g": q.gold_qid, "gl": q.gold_lang}
                                  for q in kept] + rows, ("l", "s", "r", "g", "gl", "qid", "lang", "text")),
