@@ -100,3 +100,23 @@ def test_tiny_twins_keep_the_tasks_of_their_recipe(name):
         assert (getattr(big.tasks, task) is None) == (getattr(tiny.tasks, task) is None), task
     assert tiny.encoder.kind == "init" and tiny.run.precision == "fp32"
     assert tiny.data.knowledge.kind == "sample-knowledge"
+
+
+def test_recipe_show_says_what_a_step_holds():
+    from typer.testing import CliRunner
+
+    from xlmk.cli.main import app
+
+    out = CliRunner().invoke(app, ["recipe", "show", "xlmk"])
+    assert out.exit_code == 0, out.output
+    assert read_yaml_text(out.output)["batch"]["effective_size"] == 8192  # the YAML part stays YAML
+    assert "mep: 8,192 examples, 16,384 sequences" in out.output
+    assert "in all: 40,960 sequences, at most 12,582,912 tokens per step" in out.output
+    out = CliRunner().invoke(app, ["recipe", "show", "mlm-only"])
+    assert "desc_mlm: 8,192 examples, 32,768 sequences" in out.output and "in all: 40,960 sequences" in out.output
+
+
+def read_yaml_text(text: str):
+    import yaml
+
+    return yaml.safe_load(text)
