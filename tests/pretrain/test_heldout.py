@@ -90,3 +90,18 @@ def test_no_probe_query_was_seen_by_the_training_stream(shared_world, world, tmp
     # `all` keeps today's behaviour: trained sentences are among the queries
     everything = xep_queries(shared_world, coverage=Coverage(), split=Split("all", ROWS, ENTITIES), **args)
     assert {(q.language, q.text) for q in everything} & trained_sentences
+
+
+def test_the_in_batch_check_leaves_out_sentences_a_trained_row_shares(shared_world, world):
+    from xlmk.modeling import load_masked_lm
+    from xlmk.pretrain.data import MEPExamples, heldout_examples
+    from xlmk.pretrain.prepare import prepare_knowledge
+
+    _, tok = load_masked_lm(str(world[2]))
+    kp = prepare_knowledge(shared_world, tok, heldout=ROWS, cache_dir=world[3])
+    trained = {kp.mention[int(m)].tobytes() for m in range(len(kp.mention)) if not kp.mention_heldout[m]}
+    held = [m for m in range(len(kp.mention)) if kp.mention_heldout[m]]
+    exs = heldout_examples(MEPExamples(kp, "other", None, 0), 10_000)
+    assert exs and all(ex["ids"].tobytes() not in trained for ex in exs)
+    # every sentence is in two rows, so some held-out rows are left out for their trained twin
+    assert len(exs) < sum(1 for m in held if len(kp.description_rows(int(kp.mention_qid[m]))) > 1)

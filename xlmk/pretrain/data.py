@@ -178,9 +178,19 @@ class OEExamples:
         return self.make(item, rng, key)
 
 
+def unseen_sentences(kp: PreparedKnowledge, rows: np.ndarray) -> np.ndarray:
+    """The held-out mention rows whose sentence no row outside the held-out share holds (a sentence with
+    several mentions is otherwise trained on through its other mentions)."""
+    trained = {kp.mention[int(m)].tobytes() for m in np.flatnonzero(~kp.mention_heldout)}
+    return rows[np.fromiter((kp.mention[int(m)].tobytes() not in trained for m in rows), dtype=bool, count=len(rows))]
+
+
 def heldout_examples(source: MEPExamples | OEExamples, limit: int, seed: int = 0) -> list[dict]:
-    """Held-out examples in a fixed order (every language in turn), for the in-batch XEP/XOR check."""
+    """Held-out examples in a fixed order (every language in turn), for the in-batch XEP/XOR check; for
+    MEP only sentences that no trained row shares."""
     groups = source.groups(heldout=True)
+    if isinstance(source, MEPExamples):
+        groups = {lang: unseen_sentences(source.kp, g) for lang, g in groups.items()}
     order = [(lang, i) for lang, g in groups.items() for i in range(len(g))]
     rng = np.random.default_rng([seed, 99])
     order = [order[i] for i in rng.permutation(len(order))][:limit] if limit else []

@@ -1,5 +1,6 @@
 """The held-out check of a pre-trained model: in-batch XEP and XOR accuracy on mentions and triples that
-training never saw (chosen by a hash of the row, `data.heldout`).
+training never saw (chosen by a hash of the row, `data.heldout`; a held-out sentence that a trained row
+also holds is left out).
 
 XEP: a sentence with its mention masked must pick its entity's description (in another language) out of
 the descriptions of the other examples of its batch. XOR: a subject description plus the relation must
@@ -22,7 +23,7 @@ from xlmk.pretrain.model import pool
 from xlmk.pretrain.data import MEPExamples, OEExamples, TokenInfo, collate_mep, collate_oe, heldout_examples
 from xlmk.pretrain.prepare import PreparedKnowledge
 
-EVAL_VERSION = 1
+EVAL_VERSION = 2  # 2: XEP leaves out held-out sentences that a trained row shares
 
 
 def _score(q: torch.Tensor, k: torch.Tensor, similarity: str) -> torch.Tensor:
