@@ -156,3 +156,51 @@ def test_head_learning_rate_scale(recipe_data, world):
         assert g["lr"] == pytest.approx(recipe.optim.lr * (10.0 if is_head.pop() else 1.0))
     recipe_data["optim"]["head_lr_scale"] = 1.0
     assert len(make_optimizer(model, PretrainRecipe.model_validate(recipe_data).optim).param_groups) == 2
+
+
+def test_language_centering_removes_each_languages_mean_and_travels_with_the_heads(tmp_path):
+    from xlmk.pretrain.heads import KnowledgeHeads, ProjectionHead, load_knowledge_heads
+
+    torch.manual_seed(0)
+    heads = KnowledgeHeads({"mep_query": ProjectionHead(4, 4, 4), "mep_key": ProjectionHead(4, 4, 4)}, hidden_size=4,
+                           languages=["de", "en"], center_momentum=0.5)
+    offset = torch.tensor([[10.0, 0, 0, 0], [0, -10.0, 0, 0]])  # a language direction dominating the states
+    lang = torch.tensor([0, 0, 1, 1, 1])
+    x = torch.randn(5, 4) + offset[lang]
+    centred = heads.center("mep_query", x, lang, update=True)
+    for li in (0, 1):  # the first batch of a language sets its mean: nothing of the offset is left
+        assert torch.allclose(centred[lang == li].mean(0), torch.zeros(4), atol=1e-5)
+    y = torch.randn(5, 4) + offset[lang]
+    heads.center("mep_query", y, lang, update=True)  # then a running mean with momentum 0.5
+    assert torch.allclose(heads.lang_mean_mep_query[0], 0.5 * x[:2].mean(0) + 0.5 * y[:2].mean(0), atol=1e-5)
+    assert torch.equal(heads.lang_n_mep_query, torch.tensor([2, 2]))
+    heads.save(tmp_path)
+    loaded = load_knowledge_heads(tmp_path)
+    assert loaded.centered and loaded.languages == ["de", "en"]
+    assert torch.allclose(loaded.lang_mean_mep_query, heads.lang_mean_mep_query)
+    # probes centre by language code; a language the heads never saw gets the mean of the seen ones
+    z = torch.zeros(2, 4)
+    out = loaded.center_by_name("mep_query", z, ["en", "fr"])
+    assert torch.allclose(out[0], -heads.lang_mean_mep_query[1])
+    assert torch.allclose(out[1], -heads.lang_mean_mep_query.mean(0))
+    plain = KnowledgeHeads({"mep_query": ProjectionHead(4, 4, 4)}, hidden_size=4, languages=["de"])
+    assert not plain.centered and torch.equal(plain.center("mep_query", x, lang, update=True), x)
+
+
+def test_training_with_language_centering_updates_the_means(recipe_data, world):
+    from xlmk.modeling import load_masked_lm
+    from xlmk.pretrain.model import KnowledgeModel, build_heads, build_queues
+    from xlmk.pretrain.stream import PretrainStream, prepare_sources
+
+    recipe_data["tasks"]["language_centering"] = 0.9
+    recipe = PretrainRecipe.model_validate(recipe_data)
+    enc, tok = load_masked_lm(str(world[2]))
+    src = prepare_sources(recipe, tok)
+    heads = build_heads(recipe, 32, src.knowledge.relations, src.knowledge.languages)
+    model = KnowledgeModel(enc, heads, build_queues(recipe, 32, torch.Generator().manual_seed(0)), recipe)
+    batch = PretrainStream(recipe, src, tok, len(tok)).next()
+    model(batch)["loss"].backward()
+    seen = set(batch["mep"]["lang"].tolist())
+    counts = heads.lang_n_mep_query
+    assert {i for i in range(len(counts)) if counts[i] > 0} == seen
+    assert heads.lang_n_oe_key.sum() > 0 and heads.languages == src.knowledge.languages

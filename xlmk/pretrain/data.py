@@ -143,6 +143,7 @@ class MEPExamples:
         ids, desc = kp.mention[m], kp.desc[d]
         return {"row": m, "ids": ids, "span": tuple(int(x) for x in kp.mention_span[m]), "desc": desc, "qid": q,
                 "lang": kp.languages[li], "desc_lang": kp.languages[int(kp.desc_lang[d])], "key": key,
+                "lang_id": li, "desc_lang_id": int(kp.desc_lang[d]),
                 "length": max(len(ids), len(desc))}
 
     def draw(self) -> dict:
@@ -171,7 +172,8 @@ class OEExamples:
         od = _pick(orows, kp.desc_lang[orows], u, self.same, rng)
         subj, obj = kp.desc[sd], kp.desc[od]
         return {"row": t, "subj": subj, "obj": obj, "rel": int(kp.triple_r[t]), "qid": o, "subject_qid": s,
-                "lang": kp.languages[u], "key": key, "length": max(len(subj), len(obj))}
+                "lang": kp.languages[u], "key": key, "length": max(len(subj), len(obj)),
+                "lang_id": u, "obj_lang_id": int(kp.desc_lang[od])}
 
     def draw(self) -> dict:
         _, item, rng, key = self.sampler.draw()
@@ -337,7 +339,8 @@ def collate_mep(exs: list[dict], info: TokenInfo, mode: str, max_length: int, *,
     ids, attn = _pad(list(sents), info.pad)
     desc, dattn = _pad([truncate(ex["desc"], max_length, info.sep) for ex in exs], info.pad)
     return {"input_ids": ids, "attention_mask": attn, "query_pos": torch.tensor(qpos, dtype=torch.long),
-            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long), **out}
+            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long),
+            "lang": _ids(exs, "lang_id"), "desc_lang": _ids(exs, "desc_lang_id"), **out}
 
 
 def collate_oe(exs: list[dict], info: TokenInfo, max_length: int) -> dict:
@@ -345,4 +348,10 @@ def collate_oe(exs: list[dict], info: TokenInfo, max_length: int) -> dict:
     obj, oattn = _pad([truncate(ex["obj"], max_length, info.sep) for ex in exs], info.pad)
     return {"subj_ids": subj, "subj_mask": sattn, "obj_ids": obj, "obj_mask": oattn,
             "relation": torch.tensor([ex["rel"] for ex in exs], dtype=torch.long),
-            "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long)}
+            "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long),
+            "lang": _ids(exs, "lang_id"), "obj_lang": _ids(exs, "obj_lang_id")}
+
+
+def _ids(exs: list[dict], key: str) -> torch.Tensor:
+    """Language ids (indices of the prepared knowledge's languages) of a batch, for language centering."""
+    return torch.tensor([ex[key] for ex in exs], dtype=torch.long)

@@ -67,7 +67,12 @@ def heldout_accuracy(model_dir: str | Path, kp: PreparedKnowledge, *, batch_size
         x = pool(states(b, "input_ids", "attention_mask", layer), b["attention_mask"].to(device), how,
                  b["query_pos"].to(device))
         z = pool(states(b, "desc_ids", "desc_mask", layer), b["desc_mask"].to(device), how)
-        return (heads.get("mep_query")(x), heads.get("mep_key")(z), True) if use else (x, z, False)
+        if not use:
+            return x, z, False
+        if heads.centered:  # by language code: this knowledge's language ids may be ordered otherwise
+            x = heads.center_by_name("mep_query", x, [kp.languages[i] for i in b["lang"].tolist()])
+            z = heads.center_by_name("mep_key", z, [kp.languages[i] for i in b["desc_lang"].tolist()])
+        return heads.get("mep_query")(x), heads.get("mep_key")(z), True
 
     def oe_pairs(b: dict, raw_pooling: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
         use = heads is not None and heads.get("oe_query") is not None and heads.relations is not None
@@ -77,6 +82,9 @@ def heldout_accuracy(model_dir: str | Path, kp: PreparedKnowledge, *, batch_size
         if not use:
             return s, z, False  # no relation encoder: the subject alone
         rel = heads.relation_index([kp.relations[r] for r in b["relation"].tolist()]).to(device)
+        if heads.centered:  # the heads' language ids are by code; this knowledge's may be ordered otherwise
+            s = heads.center_by_name("oe_query", s, [kp.languages[i] for i in b["lang"].tolist()])
+            z = heads.center_by_name("oe_key", z, [kp.languages[i] for i in b["obj_lang"].tolist()])
         return heads.get("oe_query")(s + heads.relations(rel)), heads.get("oe_key")(z), True
 
     mep = heldout_examples(MEPExamples(kp, "other", None, seed), limit, seed) if len(kp.mention) else []

@@ -150,7 +150,8 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
     with acc.local_main_process_first():  # one process per machine tokenizes; the others read its cache
         sources = prepare_sources(recipe, tokenizer)
     torch.manual_seed(recipe.seed)
-    heads = build_heads(recipe, hidden, sources.knowledge.relations if sources.knowledge else [])
+    heads = build_heads(recipe, hidden, sources.knowledge.relations if sources.knowledge else [],
+                        sources.knowledge.languages if sources.knowledge else [])
     queues = build_queues(recipe, _queue_dim(heads, hidden), torch.Generator().manual_seed(recipe.seed))
     model = KnowledgeModel(encoder, heads, queues, recipe)
     if recipe.run.gradient_checkpointing:

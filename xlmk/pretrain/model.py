@@ -96,7 +96,8 @@ def pool(h: torch.Tensor, mask: torch.Tensor, how: str, pos: torch.Tensor | None
 
 
 # ---------------------------------------------------------------- heads
-def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str]) -> KnowledgeHeads | None:
+def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str],
+                languages: list[str] | None = None) -> KnowledgeHeads | None:
     t = recipe.tasks
     heads: dict[str, nn.Module] = {}
     if t.mep is not None:
@@ -114,7 +115,8 @@ def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str]) -> Kn
             "mep_pooling": t.mep.pooling if t.mep else None, "oe_pooling": t.oe.pooling if t.oe else None,
             "mention_mask": t.mep.mention_mask if t.mep else None}
     return KnowledgeHeads(heads, relation_ids=relations if t.oe is not None else None, hidden_size=hidden,
-                          classifier=classify, meta=meta, embed_relations=not classify)
+                          classifier=classify, meta=meta, embed_relations=not classify, languages=languages,
+                          center_momentum=t.language_centering)
 
 
 def doc2word_weight(recipe: PretrainRecipe, task: str) -> float:
@@ -184,12 +186,12 @@ class KnowledgeModel(nn.Module):
         return out.last_hidden_state if layer == -1 else out.hidden_states[layer]
 
     @torch.no_grad()
-    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
         """Keys of the momentum branch (queue entries), when the recipe has one."""
         layer = self.layers[name]
         out = self.key_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=layer != -1)
         h = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-        return self.key_heads[f"{name}_key"](pool(h, mask, self.pooling[name]))
+        return self.key_heads[f"{name}_key"](self.heads.center(f"{name}_key", pool(h, mask, self.pooling[name]), lang))
 
     @torch.no_grad()
     def momentum_update(self) -> None:
@@ -259,8 +261,10 @@ class KnowledgeModel(nn.Module):
         self._last_sentence_states = h
         x = pool(h, b["attention_mask"], how, b["query_pos"])
         z = pool(self.states(b["desc_ids"], b["desc_mask"], layer), b["desc_mask"], how)
+        x = self.heads.center("mep_query", x, b["lang"], update=self.training)
+        z = self.heads.center("mep_key", z, b["desc_lang"], update=self.training)
         q, k = self.heads.get("mep_query")(x), self.heads.get("mep_key")(z)
-        m = self.momentum_keys("mep", b["desc_ids"], b["desc_mask"]) if self.key_encoder is not None else None
+        m = self.momentum_keys("mep", b["desc_ids"], b["desc_mask"], b["desc_lang"]) if self.key_encoder is not None else None
         return self._contrast("mep", q, k, b["qid"], m)
 
     def _oe(self, b: dict) -> tuple[torch.Tensor, dict]:
@@ -274,9 +278,11 @@ class KnowledgeModel(nn.Module):
             n = s.shape[0]
             log = {"loss": float(loss.detach()), "acc": float(acc), "n": n}
             return loss * (n * world()[1] / global_sum(n, s.device)), log
+        s = self.heads.center("oe_query", s, b["lang"], update=self.training)
+        z = self.heads.center("oe_key", z, b["obj_lang"], update=self.training)
         q = self.heads.get("oe_query")(s + self.heads.relations(b["relation"]))
         k = self.heads.get("oe_key")(z)
-        m = self.momentum_keys("oe", b["obj_ids"], b["obj_mask"]) if self.key_encoder is not None else None
+        m = self.momentum_keys("oe", b["obj_ids"], b["obj_mask"], b["obj_lang"]) if self.key_encoder is not None else None
         return self._contrast("oe", q, k, b["qid"], m)
 
     def _contrast(self, name: str, q: torch.Tensor, k: torch.Tensor, ids: torch.Tensor,

@@ -85,6 +85,11 @@ class Tasks(StrictModel):
         "joint", description="joint = every micro-batch holds a batch of every task and the step sums their losses; "
                              "alternate = one task per micro-batch, in turn; one-task-per-batch = every optimizer step "
                              "is one task's batch, tasks in turn (the released code).")
+    language_centering: float | None = Field(
+        None, ge=0, lt=1, description="Beyond the paper: subtract a running mean (this momentum) of each language's pooled "
+                                      "states before every knowledge head, and at probe time, so a cross-lingual match is "
+                                      "not ruled by the language direction that dominates an MLM-trained encoder's states; "
+                                      "None = off (the paper).")
     key_momentum: float | None = Field(
         None, ge=0, lt=1, description="Momentum key encoder (MoCo, beyond the paper): descriptions on the key side are "
                                       "encoded by a copy of the encoder updated after each step as m * copy + (1 - m) * "
