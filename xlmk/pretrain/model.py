@@ -186,12 +186,14 @@ class KnowledgeModel(nn.Module):
         return out.last_hidden_state if layer == -1 else out.hidden_states[layer]
 
     @torch.no_grad()
-    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
+    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor,
+                      lang: torch.Tensor | None = None) -> torch.Tensor:
         """Keys of the momentum branch (queue entries), when the recipe has one."""
         layer = self.layers[name]
         out = self.key_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=layer != -1)
         h = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-        return self.key_heads[f"{name}_key"](self.heads.center(f"{name}_key", pool(h, mask, self.pooling[name]), lang))
+        z = pool(h, mask, self.pooling[name])
+        return self.key_heads[f"{name}_key"](z if lang is None else self.heads.center(f"{name}_key", z, lang))
 
     @torch.no_grad()
     def momentum_update(self) -> None:
