@@ -120,3 +120,10 @@ def read_yaml_text(text: str):
     import yaml
 
     return yaml.safe_load(text)
+
+
+def test_continued_recipe_starts_from_mlm_only_tinys_final_model_with_language_centering():
+    cont, parent = load_recipe("pretrain", "xlmk-continued-tiny"), load_recipe("pretrain", "mlm-only-tiny")
+    assert cont.encoder.kind == "hf-masked-lm" and cont.encoder.path == f"{parent.run.output_dir}/final"
+    assert cont.tasks.language_centering is not None and cont.tasks.mep and cont.tasks.oe
+    assert cont.data == parent.data  # the same knowledge and corpus as its parent
