@@ -151,7 +151,7 @@ def knowledge_table(rows: Iterable[ResultRow], *, metric: str = "accuracy") -> A
         m, readout, split, probe = c
         own = [f"{k} {v}" for k, v in info[c].items() if k not in shared]
         flag = " !" if split == "all" else ""
-        table.add_column("\n".join([m, f"{probe.upper()} [{readout}]{flag}", *own]), justify="right")
+        table.add_column("\n".join([m, f"{probe.upper()} ({readout}){flag}", *own]), justify="right")
     langs = sorted({k[5] for k in index if k[5]})
     for lang in [None] + langs:
         cells = []
@@ -159,7 +159,7 @@ def knowledge_table(rows: Iterable[ResultRow], *, metric: str = "accuracy") -> A
             subset = c[3].upper() + ("/avg" if lang is None else "")
             cells.append(_fmt(getattr(index.get((*c, subset, lang)), "value", None), 2))
         table.add_row("avg" if lang is None else lang, *cells, end_section=lang is None)
-    notes = ["[heads] = the checkpoint's trained knowledge heads; [raw states] = encoder states without heads, "
+    notes = ["(heads) = the checkpoint's trained knowledge heads; (raw states) = encoder states without heads, "
              "the XLM-R-style baseline"]
     if any(c[2] == "all" for c in columns):
         notes.append("! split all: queries include rows the model trained on; held-out splits compare models fairly")
