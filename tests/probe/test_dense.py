@@ -148,3 +148,28 @@ def test_candidate_list_too_small_for_the_gold_answers(model_dir, kdir, tmp_path
     spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=2)
     with pytest.raises(XlmkError, match="more than the list size 2"):
         _probe(spec, model_dir, tmp_path)
+
+
+def test_xep_centres_states_by_language_as_the_heads_were_trained(model_dir, kdir, tmp_path):
+    """Heads trained with language centering carry each language's mean; the probe subtracts it from
+    queries and candidates before the heads, and its predictions change with the means."""
+    ckpt = tmp_path / "centred"
+    shutil.copytree(model_dir, ckpt)
+    h = 32
+    torch.manual_seed(0)
+    heads = KnowledgeHeads({n: ProjectionHead(h, h, h) for n in ("mep_query", "mep_key")}, hidden_size=h,
+                           languages=["de", "en", "zh"], center_momentum=0.99, meta={"mep_layer": -1})
+    with torch.no_grad():
+        heads.lang_n_mep_query.fill_(1)
+        heads.lang_n_mep_key.fill_(1)
+        heads.lang_mean_mep_key.copy_(torch.randn(3, h) * 5)
+    heads.save(ckpt)
+    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=1000)
+    _, centred, preds = _probe(spec, ckpt, tmp_path, name="centred")
+    assert centred.info["language_centered"]
+    with torch.no_grad():
+        heads.lang_mean_mep_key.zero_()
+    heads.save(ckpt)
+    _, plain, preds0 = _probe(spec, ckpt, tmp_path, name="zero-means")
+    # zero means: the same numbers as no centering; other means: other candidate vectors, other rankings
+    assert [p["predictions"] for p in preds] != [p["predictions"] for p in preds0]
