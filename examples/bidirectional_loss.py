@@ -2,7 +2,9 @@
 
 The paper's Eq. 5 scores each query (a masked mention, or subject + relation) against its key and the
 other candidates. The authors' released code also scores each key against the batch's queries
-("doc2word"). This module adds that direction as a `kind: custom` loss, without touching xlmk:
+("doc2word"). xlmk has that direction built in (`loss: {kind: contrastive, doc2word_weight: 1.0}`, with a
+queue of past queries of its own, as the released code); this module writes it as a `kind: custom` loss
+without the queue, an example of a user-written loss that needs no change to xlmk:
 
     loss:
       kind: custom

@@ -20,7 +20,7 @@ def test_extends_merges_mappings_and_replaces_kinds(tmp_path):
     r = load_recipe("pretrain", child)
     assert r.name == "child"  # the name never comes from the parent
     assert r.queue.size == 64 and r.queue.push == "micro-batch"  # merged, not replaced
-    assert r.loss.temperature == 0.07 and r.loss.similarity == "dot"
+    assert r.loss.temperature == 0.07 and r.loss.similarity == "cosine"  # merged with xlmk's loss (same kind)
     assert r.optim.lr == pytest.approx(3e-5)  # inherited
 
 

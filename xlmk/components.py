@@ -122,6 +122,9 @@ class ContrastiveLoss(StrictModel):
     temperature: float = Field(1.0, gt=0, description="Logits are divided by it (Eq. 5 has none, i.e. 1.0; MoCo uses 0.07).")
     in_batch_negatives: bool = Field(True, description="Score the other keys of the global batch as negatives.")
     mask_same_entity: bool = Field(False, description="Mask candidates of the positive's own entity (false negatives).")
+    doc2word_weight: float = Field(
+        0.0, ge=0, description="Weight of the reverse direction (each key against the batch's queries and a queue of past "
+                               "queries of its own), the released code's 'doc2word'; 0 = Eq. 5 only (the paper).")
 
     def build(self) -> Any:
         import functools

@@ -77,7 +77,7 @@ def test_xlmk_tiny_learns_what_mlm_only_tiny_does_not(tmp_path, xlmk_cache, one_
     plain = pretrain("mlm-only-tiny", output_dir=tmp_path / "mlm-only-tiny").heldout
     for probe in ("xep", "xor"):
         assert full[probe]["heads"] and not plain[probe]["heads"]
-        assert full[probe]["n"] == plain[probe]["n"] > 200  # the same held-out examples
+        assert full[probe]["n"] == plain[probe]["n"] > 150  # the same held-out examples (XEP: 181 unshared sentences)
         # measured: XEP 12.9% and XOR 18.0% against chance 3.5% / 3.2%; mlm-only-tiny stays at chance
         assert full[probe]["accuracy"] > 2.5 * full[probe]["chance"], (probe, full[probe])
         assert full[probe]["accuracy"] > plain[probe]["accuracy"] + 0.05, (probe, full[probe], plain[probe])

@@ -75,13 +75,26 @@ def test_probe_mlama_on_real_mlama_data(pinned_dir, realdata, tmp_path):
 def test_probe_xep_and_xor_on_a_knowledge_directory(model_dir, kdir, tmp_path):
     for kind in ("xep", "xor"):
         out = tmp_path / kind
+        # eight mentions: none falls in the 2% held-out share, so this probe scores every row, flagged
         result = runner.invoke(app, ["probe", kind, "--model", str(model_dir), "--data", str(kdir), "--out", str(out),
+                                     "--split", "all",
                                      "--set", "probe.candidates=100", "--set", f"run.cache_dir={tmp_path / 'cache'}"])
         assert result.exit_code == 0, result.output
-        assert "XEP / XOR accuracy" in result.output and "raw" in result.output
+        assert "XEP / XOR accuracy" in result.output and "raw" in result.output and "split: all" in result.output
         rows = read_rows([out])
         assert {r.name for r in rows} == {kind} and {r.protocol for r in rows} == {"raw-states"}
+        assert {r.split for r in rows} == {"all"} and {r.version for r in rows} == {2}
         assert any(r.language is None and r.metric == "accuracy" for r in rows)
+        # the default split is the held-out one; with a share that holds rows out, only those are queries
+        held = tmp_path / f"{kind}-held"
+        result = runner.invoke(app, ["probe", kind, "--model", str(model_dir), "--data", str(kdir), "--out", str(held),
+                                     "--set", "probe.heldout=0.45", "--set", "probe.heldout_entities=0.0",
+                                     "--set", "probe.candidates=100", "--set", f"run.cache_dir={tmp_path / 'cache'}"])
+        assert result.exit_code == 0, result.output
+        rows = read_rows([held])
+        assert {r.split for r in rows} == {"heldout"} and "split: heldout" in result.output
+        n_all = sum(r.n for r in read_rows([out]) if r.language and r.metric == "accuracy")
+        assert 0 < sum(r.n for r in rows if r.language and r.metric == "accuracy") < n_all
 
 
 def test_cli_errors_name_the_problem(tmp_path):

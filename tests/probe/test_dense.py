@@ -57,7 +57,7 @@ def _probe(spec, model_path, tmp_path, name="run"):
 
 
 def test_xep_raw_states_cache_and_coverage(model_dir, kdir, tmp_path):
-    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=10, candidates=1000)
+    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=1000)
     rows, res, preds = _probe(spec, model_dir, tmp_path)
     assert res.info["protocol"] == "raw-states" and "no MEP heads" in res.info["representation"]
     assert res.info["n_candidates"] == N_DESCRIPTIONS and not res.info["candidate_embeddings_cached"]
@@ -81,7 +81,7 @@ def test_xep_raw_states_cache_and_coverage(model_dir, kdir, tmp_path):
 def test_xep_uses_the_heads_and_ties_count_against_the_model(model_dir, kdir, tmp_path):
     """A zeroed mep_key makes every candidate score 0: each query ties with every other entity's description."""
     ckpt = _with_heads(model_dir, tmp_path, zero_key="mep_key")
-    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=10, candidates=1000)
+    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=1000)
     rows, res, preds = _probe(spec, ckpt, tmp_path)
     assert res.info["protocol"] == "heads" and res.info["representation"].startswith("mep_query")
     assert res.info["layer"] == 1 and res.info["mention_mask"] == "per-token"  # as the heads were trained (their meta)
@@ -103,7 +103,7 @@ def test_xor_adds_the_relation_embedding(model_dir, kdir, tmp_path):
     state["relations.weight"] = torch.zeros_like(state["relations.weight"])
     state["relations.weight"][0, 0] = state["relations.weight"][1, 1] = 1e4
     save_file(state, str(heads_file), metadata={"format": "1"})
-    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=10, candidates=1000, languages=["en", "de"])
+    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=1000, languages=["en", "de"])
     rows, res, preds = _probe(spec, ckpt, tmp_path)
     assert res.info["protocol"] == "heads+relation" and res.info["layer"] == -1
     # P31 is unknown to the heads: its triple is dropped and counted
@@ -120,7 +120,7 @@ def test_xor_filtered_ranking_leaves_other_true_objects_out(model_dir, kdir, tmp
     """With oe_key zeroed every candidate ties: a query's rank is 1 + the descriptions of other entities
     in the list, minus, when filtered, those of the subject's other objects for that relation."""
     ckpt = _with_heads(model_dir, tmp_path, relations=("P17", "P36", "P31"), zero_key="oe_key")
-    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=20, candidates=1000, languages=["en"])
+    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=20, candidates=1000, languages=["en"])
     _, _, raw = _probe(spec, ckpt, tmp_path)
     _, _, filtered = _probe(spec.model_copy(update={"filtered": True}), ckpt, tmp_path, name="filtered")
     other = {("Q1", "P31", "Q3"): "Q5", ("Q1", "P31", "Q5"): "Q3"}
@@ -132,7 +132,7 @@ def test_xor_filtered_ranking_leaves_other_true_objects_out(model_dir, kdir, tmp
 
 
 def test_xor_without_heads_and_gold_rules(model_dir, kdir, tmp_path):
-    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=2, candidates=1000, gold_description="same")
+    spec = XorProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=2, candidates=1000, gold_description="same")
     rows, res, preds = _probe(spec, model_dir, tmp_path)
     assert res.info["protocol"] == "raw-states" and "no OE heads" in res.info["representation"]
     assert all(p["gold_lang"] == p["language"] for p in preds)
@@ -145,6 +145,31 @@ def test_xor_without_heads_and_gold_rules(model_dir, kdir, tmp_path):
 def test_candidate_list_too_small_for_the_gold_answers(model_dir, kdir, tmp_path):
     from xlmk.errors import XlmkError
 
-    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), queries_per_language=10, candidates=2)
+    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=2)
     with pytest.raises(XlmkError, match="more than the list size 2"):
         _probe(spec, model_dir, tmp_path)
+
+
+def test_xep_centres_states_by_language_as_the_heads_were_trained(model_dir, kdir, tmp_path):
+    """Heads trained with language centering carry each language's mean; the probe subtracts it from
+    queries and candidates before the heads, and its predictions change with the means."""
+    ckpt = tmp_path / "centred"
+    shutil.copytree(model_dir, ckpt)
+    h = 32
+    torch.manual_seed(0)
+    heads = KnowledgeHeads({n: ProjectionHead(h, h, h) for n in ("mep_query", "mep_key")}, hidden_size=h,
+                           languages=["de", "en", "zh"], center_momentum=0.99, meta={"mep_layer": -1})
+    with torch.no_grad():
+        heads.lang_n_mep_query.fill_(1)
+        heads.lang_n_mep_key.fill_(1)
+        heads.lang_mean_mep_key.copy_(torch.randn(3, h) * 5)
+    heads.save(ckpt)
+    spec = XepProbe(knowledge=KnowledgeDir(path=str(kdir)), split="all", queries_per_language=10, candidates=1000)
+    _, centred, preds = _probe(spec, ckpt, tmp_path, name="centred")
+    assert centred.info["language_centered"]
+    with torch.no_grad():
+        heads.lang_mean_mep_key.zero_()
+    heads.save(ckpt)
+    _, plain, preds0 = _probe(spec, ckpt, tmp_path, name="zero-means")
+    # zero means: the same numbers as no centering; other means: other candidate vectors, other rankings
+    assert [p["predictions"] for p in preds] != [p["predictions"] for p in preds0]

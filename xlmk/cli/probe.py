@@ -19,6 +19,8 @@ _OVERWRITE = typer.Option(False, "--overwrite", help="Replace this model's earli
 _TRUST = typer.Option(False, "--trust-custom-code", help="Allow the recipe's `kind: custom` targets to be imported and run.")
 _USER_MODULE = typer.Option([], "--user-module", help="A .py file or package directory to import; custom targets "
                             "inside it are allowed (repeatable).")
+_SPLIT = typer.Option(None, "--split", help="xep/xor query rows: heldout (default: rows training never sees), entities "
+                                            "(held-out entities, zero-shot) or all (trained rows included, flagged).")
 
 
 def _recipe_option(kind: str):
@@ -73,15 +75,17 @@ def mlama(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages:
 def xep(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
         out: Optional[Path] = _OUT, recipe: str = _recipe_option("xep"), set_: List[str] = _SET,
         resume: bool = _RESUME, overwrite: bool = _OVERWRITE, trust_custom_code: bool = _TRUST,
-        user_module: List[Path] = _USER_MODULE) -> None:
+        user_module: List[Path] = _USER_MODULE, split: Optional[str] = _SPLIT) -> None:
     """Cross-lingual Entity Prediction: an entity-masked sentence picks its entity's description (Table 7)."""
-    _run("xep", recipe, model, data, languages, out, set_, resume, overwrite, trust_custom_code, user_module)
+    _run("xep", recipe, model, data, languages, out, [*set_, *([f"probe.split={split}"] if split else [])],
+         resume, overwrite, trust_custom_code, user_module)
 
 
 @app.command("xor")
 def xor(model: Optional[str] = _MODEL, data: Optional[str] = _DATA, languages: List[str] = _LANGS,
         out: Optional[Path] = _OUT, recipe: str = _recipe_option("xor"), set_: List[str] = _SET,
         resume: bool = _RESUME, overwrite: bool = _OVERWRITE, trust_custom_code: bool = _TRUST,
-        user_module: List[Path] = _USER_MODULE) -> None:
+        user_module: List[Path] = _USER_MODULE, split: Optional[str] = _SPLIT) -> None:
     """Cross-lingual Object Recognition: subject description + relation pick the object's description (Table 7)."""
-    _run("xor", recipe, model, data, languages, out, set_, resume, overwrite, trust_custom_code, user_module)
+    _run("xor", recipe, model, data, languages, out, [*set_, *([f"probe.split={split}"] if split else [])],
+         resume, overwrite, trust_custom_code, user_module)

@@ -23,7 +23,27 @@ def show(
     stage: str = typer.Option("pretrain", help="Stage the recipe belongs to."),
     set_: List[str] = typer.Option([], "--set", help="Override, e.g. --set queue.size=4096 (repeatable)."),
 ) -> None:
-    """Print the fully resolved recipe as YAML."""
+    """Print the fully resolved recipe as YAML (a pre-training recipe ends with what one step holds, as comments)."""
     from xlmk.config import load_recipe, recipe_to_yaml
 
-    typer.echo(recipe_to_yaml(load_recipe(stage, name, set_)), nl=False)
+    recipe = load_recipe(stage, name, set_)
+    typer.echo(recipe_to_yaml(recipe), nl=False)
+    if stage == "pretrain":
+        from xlmk.pretrain.recipe import step_shape
+
+        typer.echo("".join(f"# {line}\n" for line in step_lines(step_shape(recipe), recipe.batch.micro_size)), nl=False)
+
+
+def step_lines(shape: dict, micro: int) -> list[str]:
+    """What one optimizer step holds, per task and in all (one process; more processes split the micro-batches)."""
+    def n(x: float) -> str:
+        return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+    lines = [f"one optimizer step ({shape['schedule']}; {shape['micro_batches']} micro-batches of {micro} examples per task"
+             + (", one task per step in turn; mean over steps" if shape["schedule"] == "one-task-per-batch" else
+                ", one task per micro-batch in turn; mean over steps" if shape["schedule"] == "alternate" else "") + "):"]
+    for task, t in shape["tasks"].items():
+        lines.append(f"  {task}: {n(t['examples'])} examples, {n(t['sequences'])} sequences, "
+                     f"at most {n(t['max_tokens'])} tokens")
+    lines.append(f"  in all: {n(shape['sequences'])} sequences, at most {n(shape['max_tokens'])} tokens per step")
+    return lines

@@ -21,7 +21,7 @@ from xlmk.errors import DataError
 from xlmk.knowledge.sampling import language_probabilities
 from xlmk.pretrain.prepare import PreparedCorpus, PreparedKnowledge, window
 
-SALT = {"mlm": 1, "mep": 2, "oe": 3}
+SALT = {"mlm": 1, "mep": 2, "oe": 3, "desc_mlm": 4}
 
 
 class LanguageSampler:
@@ -66,7 +66,7 @@ class MLMExamples:
     """Token blocks of the corpus and/or whole entity descriptions."""
 
     def __init__(self, corpus: PreparedCorpus | None, knowledge: PreparedKnowledge | None, sources: list[str],
-                 alpha: float, seed: int):
+                 alpha: float, seed: int, salt: int = SALT["mlm"]):
         self.arrays, groups = [], {}
         for src in sources:
             if src == "corpus":
@@ -78,7 +78,7 @@ class MLMExamples:
             for i, name in enumerate(names):
                 rows = np.flatnonzero(lang_ids == i).astype(np.int64) + (s << 40)
                 groups[name] = np.concatenate([groups[name], rows]) if name in groups else rows
-        self.sampler = LanguageSampler(groups, alpha, seed, SALT["mlm"])
+        self.sampler = LanguageSampler(groups, alpha, seed, salt)
 
     def draw(self) -> dict:
         lang, item, _, key = self.sampler.draw()
@@ -91,21 +91,29 @@ def _pick(rows: np.ndarray, langs: np.ndarray, lang: int, same: bool, rng) -> in
     return int(cands[rng.integers(len(cands))]) if len(cands) else None
 
 
-def mep_groups(kp: PreparedKnowledge, same: bool, heldout: bool) -> dict[str, np.ndarray]:
-    """Mention rows per sentence language whose entity has a description in another (or the same) language."""
+def mep_groups(kp: PreparedKnowledge, same: bool, heldout: bool, exclude: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Mention rows per sentence language whose entity has a description in another (or the same) language;
+    `exclude` (a boolean per QID) leaves held-out entities out."""
     out = {}
+    keep = kp.mention_heldout == heldout
+    if exclude is not None and len(exclude):
+        keep &= ~exclude[kp.mention_qid]
     for i, lang in enumerate(kp.languages):
-        rows = np.flatnonzero((kp.mention_lang == i) & (kp.mention_heldout == heldout))
+        rows = np.flatnonzero((kp.mention_lang == i) & keep)
         q = kp.mention_qid[rows]
         has = kp.has_description(q, i)
         out[lang] = rows[has if same else (kp.n_langs_of[q] - has) >= 1]
     return out
 
 
-def oe_groups(kp: PreparedKnowledge, same: bool, heldout: bool) -> dict[str, np.ndarray]:
-    """Per subject language u, the triples usable with u; an item encodes (triple, u) as triple * 1024 + u."""
+def oe_groups(kp: PreparedKnowledge, same: bool, heldout: bool, exclude: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per subject language u, the triples usable with u; an item encodes (triple, u) as triple * 1024 + u.
+    `exclude` (a boolean per QID) leaves the triples of held-out subjects out."""
     out = {}
-    base = np.flatnonzero(kp.triple_heldout == heldout)
+    keep = kp.triple_heldout == heldout
+    if exclude is not None and len(exclude):
+        keep &= ~exclude[kp.triple_s]
+    base = np.flatnonzero(keep)
     s, o = kp.triple_s[base], kp.triple_o[base]
     for i, lang in enumerate(kp.languages):
         has_o = kp.has_description(o, i)
@@ -118,13 +126,14 @@ class MEPExamples:
     """A sentence with its mention, and the description of the mention's entity in another language
     (`same`: in the sentence's language)."""
 
-    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int):
-        self.kp, self.same = kp, description_language == "same"
+    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int,
+                 exclude: np.ndarray | None = None):
+        self.kp, self.same, self.exclude = kp, description_language == "same", exclude
         # alpha None: a source for held-out examples only, with no training sampler
         self.sampler = LanguageSampler(self.groups(False), alpha, seed, SALT["mep"]) if alpha is not None else None
 
     def groups(self, heldout: bool) -> dict[str, np.ndarray]:
-        return mep_groups(self.kp, self.same, heldout)
+        return mep_groups(self.kp, self.same, heldout, None if heldout else self.exclude)
 
     def make(self, m: int, rng, key) -> dict:
         kp = self.kp
@@ -134,6 +143,7 @@ class MEPExamples:
         ids, desc = kp.mention[m], kp.desc[d]
         return {"row": m, "ids": ids, "span": tuple(int(x) for x in kp.mention_span[m]), "desc": desc, "qid": q,
                 "lang": kp.languages[li], "desc_lang": kp.languages[int(kp.desc_lang[d])], "key": key,
+                "lang_id": li, "desc_lang_id": int(kp.desc_lang[d]),
                 "length": max(len(ids), len(desc))}
 
     def draw(self) -> dict:
@@ -144,12 +154,13 @@ class MEPExamples:
 class OEExamples:
     """Subject description in language u + relation; object description in a language other than u."""
 
-    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int):
-        self.kp, self.same = kp, description_language == "same"
+    def __init__(self, kp: PreparedKnowledge, description_language: str, alpha: float | None, seed: int,
+                 exclude: np.ndarray | None = None):
+        self.kp, self.same, self.exclude = kp, description_language == "same", exclude
         self.sampler = LanguageSampler(self.groups(False), alpha, seed, SALT["oe"]) if alpha is not None else None
 
     def groups(self, heldout: bool) -> dict[str, np.ndarray]:
-        return oe_groups(self.kp, self.same, heldout)
+        return oe_groups(self.kp, self.same, heldout, None if heldout else self.exclude)
 
     def make(self, item: int, rng, key) -> dict:
         kp = self.kp
@@ -161,16 +172,27 @@ class OEExamples:
         od = _pick(orows, kp.desc_lang[orows], u, self.same, rng)
         subj, obj = kp.desc[sd], kp.desc[od]
         return {"row": t, "subj": subj, "obj": obj, "rel": int(kp.triple_r[t]), "qid": o, "subject_qid": s,
-                "lang": kp.languages[u], "key": key, "length": max(len(subj), len(obj))}
+                "lang": kp.languages[u], "key": key, "length": max(len(subj), len(obj)),
+                "lang_id": u, "obj_lang_id": int(kp.desc_lang[od])}
 
     def draw(self) -> dict:
         _, item, rng, key = self.sampler.draw()
         return self.make(item, rng, key)
 
 
+def unseen_sentences(kp: PreparedKnowledge, rows: np.ndarray) -> np.ndarray:
+    """The held-out mention rows whose sentence no row outside the held-out share holds (a sentence with
+    several mentions is otherwise trained on through its other mentions)."""
+    trained = {kp.mention[int(m)].tobytes() for m in np.flatnonzero(~kp.mention_heldout)}
+    return rows[np.fromiter((kp.mention[int(m)].tobytes() not in trained for m in rows), dtype=bool, count=len(rows))]
+
+
 def heldout_examples(source: MEPExamples | OEExamples, limit: int, seed: int = 0) -> list[dict]:
-    """Held-out examples in a fixed order (every language in turn), for the in-batch XEP/XOR check."""
+    """Held-out examples in a fixed order (every language in turn), for the in-batch XEP/XOR check; for
+    MEP only sentences that no trained row shares."""
     groups = source.groups(heldout=True)
+    if isinstance(source, MEPExamples):
+        groups = {lang: unseen_sentences(source.kp, g) for lang, g in groups.items()}
     order = [(lang, i) for lang, g in groups.items() for i in range(len(g))]
     rng = np.random.default_rng([seed, 99])
     order = [order[i] for i in rng.permutation(len(order))][:limit] if limit else []
@@ -299,12 +321,26 @@ def masked_mention(ids: np.ndarray, span: tuple[int, int], mode: str, max_length
     return cut[0], cut[1][0]
 
 
-def collate_mep(exs: list[dict], info: TokenInfo, mode: str, max_length: int) -> dict:
+def collate_mep(exs: list[dict], info: TokenInfo, mode: str, max_length: int, *, mlm_prob: float | None = None,
+                seed: int = 0) -> dict:
+    """Masked-mention sentences and their descriptions; with `mlm_prob`, the sentences' other tokens are also
+    MLM-corrupted (the released code's MLM on knowledge batches) and `labels` holds their targets."""
     sents, qpos = zip(*(masked_mention(ex["ids"], ex["span"], mode, max_length, info) for ex in exs))
+    out: dict = {}
+    if mlm_prob is not None:
+        sents, labs = list(sents), []
+        for i, ex in enumerate(exs):
+            ids, lab = mask_tokens(sents[i], np.random.default_rng([seed, *ex["key"], 8]), info, mlm_prob)
+            span = sents[i] == info.mask  # the mention's own <mask>s stay the contrastive query, never an MLM target
+            ids[span], lab[span] = info.mask, -100
+            sents[i] = ids
+            labs.append(lab)
+        out["labels"] = _pad(labs, -100)[0]
     ids, attn = _pad(list(sents), info.pad)
     desc, dattn = _pad([truncate(ex["desc"], max_length, info.sep) for ex in exs], info.pad)
     return {"input_ids": ids, "attention_mask": attn, "query_pos": torch.tensor(qpos, dtype=torch.long),
-            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long)}
+            "desc_ids": desc, "desc_mask": dattn, "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long),
+            "lang": _ids(exs, "lang_id"), "desc_lang": _ids(exs, "desc_lang_id"), **out}
 
 
 def collate_oe(exs: list[dict], info: TokenInfo, max_length: int) -> dict:
@@ -312,4 +348,10 @@ def collate_oe(exs: list[dict], info: TokenInfo, max_length: int) -> dict:
     obj, oattn = _pad([truncate(ex["obj"], max_length, info.sep) for ex in exs], info.pad)
     return {"subj_ids": subj, "subj_mask": sattn, "obj_ids": obj, "obj_mask": oattn,
             "relation": torch.tensor([ex["rel"] for ex in exs], dtype=torch.long),
-            "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long)}
+            "qid": torch.tensor([ex["qid"] for ex in exs], dtype=torch.long),
+            "lang": _ids(exs, "lang_id"), "obj_lang": _ids(exs, "obj_lang_id")}
+
+
+def _ids(exs: list[dict], key: str) -> torch.Tensor:
+    """Language ids (indices of the prepared knowledge's languages) of a batch, for language centering."""
+    return torch.tensor([ex[key] for ex in exs], dtype=torch.long)

@@ -1,5 +1,6 @@
 """The held-out check of a pre-trained model: in-batch XEP and XOR accuracy on mentions and triples that
-training never saw (chosen by a hash of the row, `data.heldout`).
+training never saw (chosen by a hash of the row, `data.heldout`; a held-out sentence that a trained row
+also holds is left out).
 
 XEP: a sentence with its mention masked must pick its entity's description (in another language) out of
 the descriptions of the other examples of its batch. XOR: a subject description plus the relation must
@@ -22,7 +23,7 @@ from xlmk.pretrain.model import pool
 from xlmk.pretrain.data import MEPExamples, OEExamples, TokenInfo, collate_mep, collate_oe, heldout_examples
 from xlmk.pretrain.prepare import PreparedKnowledge
 
-EVAL_VERSION = 1
+EVAL_VERSION = 2  # 2: XEP leaves out held-out sentences that a trained row shares
 
 
 def _score(q: torch.Tensor, k: torch.Tensor, similarity: str) -> torch.Tensor:
@@ -66,7 +67,12 @@ def heldout_accuracy(model_dir: str | Path, kp: PreparedKnowledge, *, batch_size
         x = pool(states(b, "input_ids", "attention_mask", layer), b["attention_mask"].to(device), how,
                  b["query_pos"].to(device))
         z = pool(states(b, "desc_ids", "desc_mask", layer), b["desc_mask"].to(device), how)
-        return (heads.get("mep_query")(x), heads.get("mep_key")(z), True) if use else (x, z, False)
+        if not use:
+            return x, z, False
+        if heads.centered:  # by language code: this knowledge's language ids may be ordered otherwise
+            x = heads.center_by_name("mep_query", x, [kp.languages[i] for i in b["lang"].tolist()])
+            z = heads.center_by_name("mep_key", z, [kp.languages[i] for i in b["desc_lang"].tolist()])
+        return heads.get("mep_query")(x), heads.get("mep_key")(z), True
 
     def oe_pairs(b: dict, raw_pooling: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
         use = heads is not None and heads.get("oe_query") is not None and heads.relations is not None
@@ -76,6 +82,9 @@ def heldout_accuracy(model_dir: str | Path, kp: PreparedKnowledge, *, batch_size
         if not use:
             return s, z, False  # no relation encoder: the subject alone
         rel = heads.relation_index([kp.relations[r] for r in b["relation"].tolist()]).to(device)
+        if heads.centered:  # the heads' language ids are by code; this knowledge's may be ordered otherwise
+            s = heads.center_by_name("oe_query", s, [kp.languages[i] for i in b["lang"].tolist()])
+            z = heads.center_by_name("oe_key", z, [kp.languages[i] for i in b["obj_lang"].tolist()])
         return heads.get("oe_query")(s + heads.relations(rel)), heads.get("oe_key")(z), True
 
     mep = heldout_examples(MEPExamples(kp, "other", None, seed), limit, seed) if len(kp.mention) else []

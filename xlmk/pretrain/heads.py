@@ -2,6 +2,9 @@
 
 Eq. 1–4 of the paper: z = W2 ReLU(W1 x). The released code adds BatchNorm after each Linear and drops
 the bias; both are options here (`batch_norm`, `bias`), the paper's plain form is the default.
+`tasks.language_centering` (beyond the paper) keeps a running mean of each language's states per head and
+subtracts it before the head: an MLM-trained encoder's states are organised by language first
+(docs/pretrain.md), which a cross-lingual match has to see past.
 Heads live beside the HF weights in `xlmk_heads.safetensors` + `xlmk_heads.json`, so the encoder itself
 stays a plain masked LM that every `AutoModel*` loads.
 """
@@ -51,9 +54,16 @@ class KnowledgeHeads(nn.Module):
 
     def __init__(self, heads: dict[str, ProjectionHead], relation_ids: list[str] | None = None,
                  hidden_size: int | None = None, classifier: bool = False, meta: dict | None = None,
-                 embed_relations: bool = True):
+                 embed_relations: bool = True, languages: list[str] | None = None,
+                 center_momentum: float | None = None):
         super().__init__()
         self.heads = nn.ModuleDict(heads)
+        # language centering: a running mean of each language's states per head, subtracted before the head
+        self.languages = list(languages or []) if center_momentum is not None else []
+        self.center_momentum = center_momentum
+        for name in (heads if self.languages and hidden_size else ()):
+            self.register_buffer(f"lang_mean_{name}", torch.zeros(len(self.languages), hidden_size))
+            self.register_buffer(f"lang_n_{name}", torch.zeros(len(self.languages), dtype=torch.long))
         self.relation_ids = list(relation_ids or [])
         self.hidden_size = hidden_size
         # the relation classifier of `oe-classify` needs the relation list but no relation embeddings
@@ -64,6 +74,37 @@ class KnowledgeHeads(nn.Module):
         self.classifier = (nn.Linear(2 * hidden_size, len(self.relation_ids))
                            if classifier and self.relation_ids and hidden_size else None)
         self.meta = dict(meta or {})
+
+    @property
+    def centered(self) -> bool:
+        return bool(self.languages)
+
+    def center(self, name: str, x: torch.Tensor, lang: torch.Tensor, update: bool = False) -> torch.Tensor:
+        """`x` minus the running mean of its language's states (language ids index `self.languages`); with
+        `update`, the means first move towards this batch's (the first batch of a language sets it)."""
+        if not self.languages:
+            return x
+        mean, count = getattr(self, f"lang_mean_{name}"), getattr(self, f"lang_n_{name}")
+        lang = lang.to(x.device)
+        if update:
+            with torch.no_grad():
+                for li in lang.unique().tolist():
+                    m = x[lang == li].detach().float().mean(0)
+                    mean[li] = m if count[li] == 0 else self.center_momentum * mean[li] + (1 - self.center_momentum) * m
+                    count[li] += 1
+        return x - mean[lang].to(x.dtype)
+
+    def center_by_name(self, name: str, x: torch.Tensor, languages: list[str]) -> torch.Tensor:
+        """Centering for probes, by language code; a language the heads never saw gets the mean of those they did."""
+        if not self.languages:
+            return x
+        mean, count = getattr(self, f"lang_mean_{name}"), getattr(self, f"lang_n_{name}")
+        seen = count > 0
+        fallback = mean[seen].mean(0) if bool(seen.any()) else torch.zeros_like(mean[0])
+        index = {lang: i for i, lang in enumerate(self.languages) if bool(seen[i])}
+        rows = torch.stack([mean[index[lang]] if lang in index else fallback for lang in languages]) if languages \
+            else mean[:0]
+        return x - rows.to(x.device, x.dtype)
 
     def get(self, name: str) -> ProjectionHead | None:
         return self.heads[name] if name in self.heads else None
@@ -91,6 +132,8 @@ class KnowledgeHeads(nn.Module):
             "classifier": self.classifier is not None,
             "embed_relations": self.relations is not None,
             "meta": self.meta,
+            "languages": self.languages,
+            "center_momentum": self.center_momentum,
         }
 
     def save(self, directory: str | Path) -> None:
@@ -106,7 +149,8 @@ class KnowledgeHeads(nn.Module):
     def from_config(cls, cfg: dict) -> "KnowledgeHeads":
         heads = {name: ProjectionHead(**spec) for name, spec in cfg["heads"].items()}
         return cls(heads, cfg.get("relation_ids"), cfg.get("hidden_size"), cfg.get("classifier", False), cfg.get("meta"),
-                   embed_relations=cfg.get("embed_relations", True))
+                   embed_relations=cfg.get("embed_relations", True), languages=cfg.get("languages"),
+                   center_momentum=cfg.get("center_momentum"))
 
 
 def load_knowledge_heads(directory: str | Path, map_location: str = "cpu") -> KnowledgeHeads | None:

@@ -24,7 +24,7 @@ from xlmk.io import append_text, atomic_dir, atomic_write_text
 from xlmk.pretrain import checkpoint as ckpt_io
 from xlmk.pretrain.model import KnowledgeModel, build_heads, build_queues
 from xlmk.pretrain.recipe import Optim, PretrainRecipe
-from xlmk.pretrain.stream import PretrainStream, Sources, check_sizes, prepare_sources, task_names
+from xlmk.pretrain.stream import PretrainStream, Sources, check_sizes, loss_names, prepare_sources
 
 PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -39,12 +39,16 @@ class TrainResult:
 
 
 def make_optimizer(model: torch.nn.Module, o: Optim) -> torch.optim.Optimizer:
-    """Adam or AdamW; no weight decay on biases and normalisation weights (as BERT/RoBERTa)."""
-    decay, plain = [], []
+    """Adam or AdamW; no weight decay on biases and normalisation weights (as BERT/RoBERTa); the knowledge
+    heads at lr x `head_lr_scale`."""
+    parts: dict[tuple[bool, bool], list] = {(h, d): [] for h in (False, True) for d in (True, False)}
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (plain if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": plain, "weight_decay": 0.0}]
+            # one lr: the two groups of earlier versions, so their checkpoints resume
+            head = o.head_lr_scale != 1.0 and name.startswith("heads.")
+            parts[(head, not (p.ndim < 2 or "norm" in name.lower()))].append(p)
+    groups = [{"params": ps, "weight_decay": o.weight_decay if decay else 0.0, "lr": o.lr * (o.head_lr_scale if head else 1.0)}
+              for (head, decay), ps in parts.items() if ps]
     cls = torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam
     return cls(groups, lr=o.lr, betas=tuple(o.betas), eps=o.eps)
 
@@ -101,7 +105,7 @@ def _queue_dim(heads: Any, hidden: int) -> int:
 
 
 def _live(line: dict, names: list[str]) -> str:
-    parts = [f"{n} {line[f'{n}_loss']:.3f}" + (f" acc {line[f'{n}_acc']:.2f}" if n != "mlm" else "")
+    parts = [f"{n} {line[f'{n}_loss']:.3f}" + (f" acc {line[f'{n}_acc']:.2f}" if "mlm" not in n else "")
              for n in names if f"{n}_loss" in line]
     return " · ".join(parts) + f" · {line['tokens_per_s']:.0f} tok/s"
 
@@ -149,7 +153,8 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
     with acc.local_main_process_first():  # one process per machine tokenizes; the others read its cache
         sources = prepare_sources(recipe, tokenizer)
     torch.manual_seed(recipe.seed)
-    heads = build_heads(recipe, hidden, sources.knowledge.relations if sources.knowledge else [])
+    heads = build_heads(recipe, hidden, sources.knowledge.relations if sources.knowledge else [],
+                        sources.knowledge.languages if sources.knowledge else [])
     queues = build_queues(recipe, _queue_dim(heads, hidden), torch.Generator().manual_seed(recipe.seed))
     model = KnowledgeModel(encoder, heads, queues, recipe)
     if recipe.run.gradient_checkpointing:
@@ -187,7 +192,7 @@ def _train(acc: Any, recipe: PretrainRecipe, run_dir: Path, recipe_yaml: str, re
         # a resumed run continues the metrics of its checkpoint (lines a killed run wrote later are dropped)
         kept = resume / "metrics.jsonl" if resume is not None else None
         atomic_write_text(metrics, kept.read_text(encoding="utf-8") if kept is not None and kept.is_file() else "")
-    names = task_names(recipe)
+    names = loss_names(recipe)
     tracking.start(acc, recipe.run.report_to, recipe.name, run_dir, recipe.model_dump(mode="json"))
     bar = progress.add_task(f"pretrain {recipe.name}", total=recipe.optim.max_steps, completed=start) \
         if progress is not None and main else None

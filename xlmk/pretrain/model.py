@@ -96,7 +96,8 @@ def pool(h: torch.Tensor, mask: torch.Tensor, how: str, pos: torch.Tensor | None
 
 
 # ---------------------------------------------------------------- heads
-def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str]) -> KnowledgeHeads | None:
+def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str],
+                languages: list[str] | None = None) -> KnowledgeHeads | None:
     t = recipe.tasks
     heads: dict[str, nn.Module] = {}
     if t.mep is not None:
@@ -114,13 +115,22 @@ def build_heads(recipe: PretrainRecipe, hidden: int, relations: list[str]) -> Kn
             "mep_pooling": t.mep.pooling if t.mep else None, "oe_pooling": t.oe.pooling if t.oe else None,
             "mention_mask": t.mep.mention_mask if t.mep else None}
     return KnowledgeHeads(heads, relation_ids=relations if t.oe is not None else None, hidden_size=hidden,
-                          classifier=classify, meta=meta, embed_relations=not classify)
+                          classifier=classify, meta=meta, embed_relations=not classify, languages=languages,
+                          center_momentum=t.language_centering)
+
+
+def doc2word_weight(recipe: PretrainRecipe, task: str) -> float:
+    """Weight of a task's reverse (key -> query, "doc2word") direction; 0 when its loss has none."""
+    spec = getattr(recipe.tasks, task)
+    return float(getattr(spec.loss or recipe.loss, "doc2word_weight", 0.0)) if spec is not None else 0.0
 
 
 def build_queues(recipe: PretrainRecipe, dim: int, generator: torch.Generator) -> nn.ModuleDict:
+    """One queue of keys per contrastive task, and one of queries (`<task>_doc2word`) per reverse direction."""
     t = recipe.tasks
     names = [n for n in ("mep", "oe") if getattr(t, n) is not None
              and not isinstance(getattr(t, n).loss or recipe.loss, RelationCrossEntropy)]
+    names += [f"{n}_doc2word" for n in list(names) if doc2word_weight(recipe, n) > 0]
     return nn.ModuleDict({n: recipe.queue.build(dim=dim, generator=generator) for n in names})
 
 
@@ -132,10 +142,15 @@ class KnowledgeModel(nn.Module):
         super().__init__()
         self.encoder, self.heads, self.queues = encoder, heads, queues
         self.mlm_head = getattr(encoder, "lm_head", None) or getattr(encoder, "cls", None)
-        if recipe.tasks.mlm is not None and self.mlm_head is None:
-            raise ConfigError("encoder: the model has no `lm_head` (RoBERTa family) or `cls` (BERT family) for MLM")
         t = recipe.tasks
-        self.weights = {n: getattr(t, n).weight for n in ("mlm", "mep", "oe") if getattr(t, n) is not None}
+        if (t.mlm is not None or t.desc_mlm is not None) and self.mlm_head is None:
+            raise ConfigError("encoder: the model has no `lm_head` (RoBERTa family) or `cls` (BERT family) for MLM")
+        self.tasks = [n for n in ("mlm", "mep", "oe", "desc_mlm") if getattr(t, n) is not None]
+        self.weights = {n: getattr(t, n).weight for n in self.tasks}
+        if t.mep is not None and t.mep.mlm_weight > 0:
+            self.weights["mep_mlm"] = t.mep.mlm_weight  # MLM on MEP's sentences, logged as a term of its own
+        self.doc2word = {n: doc2word_weight(recipe, n) for n in ("mep", "oe")}
+        self._last_sentence_states: torch.Tensor | None = None
         self.layers = {"mep": t.mep.layer if t.mep else -1, "oe": t.oe.layer if t.oe else -1}
         self.pooling = {"mep": t.mep.pooling if t.mep else "first", "oe": t.oe.pooling if t.oe else "first"}
         self.loss_fns = {n: (getattr(t, n).loss or recipe.loss).build() for n in ("mep", "oe") if getattr(t, n) is not None}
@@ -148,7 +163,7 @@ class KnowledgeModel(nn.Module):
         self.momentum = t.key_momentum if self.queues is not None and len(self.queues) else None
         self.key_encoder = copy.deepcopy(encoder.base_model).requires_grad_(False) if self.momentum is not None else None
         self.key_heads = (nn.ModuleDict({f"{n}_key": copy.deepcopy(heads.get(f"{n}_key")).requires_grad_(False)
-                                         for n in self.queues}) if self.momentum is not None else None)
+                                         for n in self.queues if n in ("mep", "oe")}) if self.momentum is not None else None)
 
     def _param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters only one task uses; an alternate micro-batch without that task touches them with a
@@ -156,6 +171,7 @@ class KnowledgeModel(nn.Module):
         shared = {id(p) for p in self.encoder.base_model.parameters()}
         groups = {"mlm": [p for p in (self.mlm_head.parameters() if self.mlm_head is not None else [])
                           if id(p) not in shared]}
+        groups["desc_mlm"] = groups["mlm"]
         h = self.heads
         groups["mep"] = [p for n in ("mep_query", "mep_key") if h is not None and h.get(n) is not None
                          for p in h.get(n).parameters()]
@@ -170,12 +186,14 @@ class KnowledgeModel(nn.Module):
         return out.last_hidden_state if layer == -1 else out.hidden_states[layer]
 
     @torch.no_grad()
-    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def momentum_keys(self, name: str, ids: torch.Tensor, mask: torch.Tensor,
+                      lang: torch.Tensor | None = None) -> torch.Tensor:
         """Keys of the momentum branch (queue entries), when the recipe has one."""
         layer = self.layers[name]
         out = self.key_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=layer != -1)
         h = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-        return self.key_heads[f"{name}_key"](pool(h, mask, self.pooling[name]))
+        z = pool(h, mask, self.pooling[name])
+        return self.key_heads[f"{name}_key"](z if lang is None else self.heads.center(f"{name}_key", z, lang))
 
     @torch.no_grad()
     def momentum_update(self) -> None:
@@ -205,10 +223,14 @@ class KnowledgeModel(nn.Module):
         for name, b in batch.items():
             loss, logs[name] = getattr(self, f"_{name}")(b)
             total = self.weights[name] * loss if total is None else total + self.weights[name] * loss
-        missing = [n for n in self.weights if n not in batch]
+            if name == "mep" and "labels" in b:  # MLM on the mention sentences, from the same forward
+                h, self._last_sentence_states = self._last_sentence_states, None
+                loss, logs["mep_mlm"] = self._mlm_loss(h, b["labels"])
+                total = total + self.weights["mep_mlm"] * loss
+        missing = [n for n in self.tasks if n not in batch]
         if missing:
             touch = [p for n in missing for p in self._groups.get(n, [])]
-            if "mlm" in missing and any(self.layers[n] != -1 for n in batch):
+            if {"mlm", "desc_mlm"} & set(missing) and any(self.layers.get(n, -1) != -1 for n in batch):
                 touch += list(self.encoder.base_model.parameters())  # layers above the contrast layer
             if touch:
                 total = total + 0.0 * sum(p.sum() for p in touch)
@@ -216,11 +238,15 @@ class KnowledgeModel(nn.Module):
 
     # ------------------------------------------------------------ tasks
     def _mlm(self, b: dict) -> tuple[torch.Tensor, dict]:
-        h = self.states(b["input_ids"], b["attention_mask"])
-        sel = b["labels"] != -100
+        return self._mlm_loss(self.states(b["input_ids"], b["attention_mask"]), b["labels"])
+
+    _desc_mlm = _mlm  # the descriptions' own MLM stream: the same loss on its own batches
+
+    def _mlm_loss(self, h: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        sel = labels != -100
         # the vocabulary projection only at predicted positions: 15% of a [b, 512, 250k] logit tensor
         logits = self.mlm_head(h[sel])
-        target = b["labels"][sel]
+        target = labels[sel]
         n_local = int(sel.sum())
         n_global = max(global_sum(n_local, h.device), 1.0)
         total = F.cross_entropy(logits.float(), target, reduction="sum")
@@ -231,10 +257,16 @@ class KnowledgeModel(nn.Module):
 
     def _mep(self, b: dict) -> tuple[torch.Tensor, dict]:
         layer, how = self.layers["mep"], self.pooling["mep"]
-        x = pool(self.states(b["input_ids"], b["attention_mask"], layer), b["attention_mask"], how, b["query_pos"])
+        if "labels" in b and layer != -1:
+            raise ConfigError("tasks.mep.mlm_weight needs tasks.mep.layer: -1 (MLM reads the last layer)")
+        h = self.states(b["input_ids"], b["attention_mask"], layer)
+        self._last_sentence_states = h
+        x = pool(h, b["attention_mask"], how, b["query_pos"])
         z = pool(self.states(b["desc_ids"], b["desc_mask"], layer), b["desc_mask"], how)
+        x = self.heads.center("mep_query", x, b["lang"], update=self.training)
+        z = self.heads.center("mep_key", z, b["desc_lang"], update=self.training)
         q, k = self.heads.get("mep_query")(x), self.heads.get("mep_key")(z)
-        m = self.momentum_keys("mep", b["desc_ids"], b["desc_mask"]) if self.key_encoder is not None else None
+        m = self.momentum_keys("mep", b["desc_ids"], b["desc_mask"], b["desc_lang"]) if self.key_encoder is not None else None
         return self._contrast("mep", q, k, b["qid"], m)
 
     def _oe(self, b: dict) -> tuple[torch.Tensor, dict]:
@@ -248,9 +280,11 @@ class KnowledgeModel(nn.Module):
             n = s.shape[0]
             log = {"loss": float(loss.detach()), "acc": float(acc), "n": n}
             return loss * (n * world()[1] / global_sum(n, s.device)), log
+        s = self.heads.center("oe_query", s, b["lang"], update=self.training)
+        z = self.heads.center("oe_key", z, b["obj_lang"], update=self.training)
         q = self.heads.get("oe_query")(s + self.heads.relations(b["relation"]))
         k = self.heads.get("oe_key")(z)
-        m = self.momentum_keys("oe", b["obj_ids"], b["obj_mask"]) if self.key_encoder is not None else None
+        m = self.momentum_keys("oe", b["obj_ids"], b["obj_mask"], b["obj_lang"]) if self.key_encoder is not None else None
         return self._contrast("oe", q, k, b["qid"], m)
 
     def _contrast(self, name: str, q: torch.Tensor, k: torch.Tensor, ids: torch.Tensor,
@@ -265,13 +299,33 @@ class KnowledgeModel(nn.Module):
             out = self.loss_fns[name](q.float(), all_k.float(), qk, positives=offset + torch.arange(n, device=q.device),
                                       key_ids=all_ids, queue_ids=qids)
         loss = out.loss * (n * world()[1] / all_k.shape[0])
+        log = {"loss": float(out.loss.detach()), "acc": float(out.accuracy), "n": n}
+        if self.doc2word.get(name, 0.0) > 0:
+            loss = loss + self.doc2word[name] * self._reverse(name, q, k, ids, offset, sizes, all_ids)
         if queue is not None:
             keys = all_k.detach().float() if momentum_k is None else gather(momentum_k, sizes=sizes)[0].float()
             if self.push_per_step:
                 self.pending.setdefault(name, []).append((keys, all_ids))
             else:
                 queue.push(keys, all_ids)
-        return loss, {"loss": float(out.loss.detach()), "acc": float(out.accuracy), "n": n}
+        return loss, log
+
+    def _reverse(self, name: str, q: torch.Tensor, k: torch.Tensor, ids: torch.Tensor, offset: int, sizes: list[int],
+                 all_ids: torch.Tensor) -> torch.Tensor:
+        """The released code's "doc2word": each key against every query of the global batch and a queue of its
+        own, filled with past queries; its own query is the target."""
+        all_q, _, _ = gather(q, grad=True, sizes=sizes)
+        queue = self.queues[f"{name}_doc2word"]
+        qq, qids = queue.ordered()
+        n = k.shape[0]
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            out = self.loss_fns[name](k.float(), all_q.float(), qq, positives=offset + torch.arange(n, device=k.device),
+                                      key_ids=all_ids, queue_ids=qids)
+        if self.push_per_step:
+            self.pending.setdefault(f"{name}_doc2word", []).append((all_q.detach().float(), all_ids))
+        else:
+            queue.push(all_q.detach().float(), all_ids)
+        return out.loss * (n * world()[1] / all_q.shape[0])
 
     def flush_queues(self) -> None:
         """Push the keys held back for a once-per-optimizer-step queue update (`queue.push: step`)."""

@@ -21,10 +21,24 @@ class MLMTask(StrictModel):
     weight: float = Field(1.0, ge=0, description="Weight of L_MLM in the joint loss (Eq. 6).")
     sources: list[Literal["corpus", "descriptions"]] = Field(
         default_factory=lambda: ["corpus"],
-        description="Text MLM is computed on: corpus = data.corpus; descriptions = the entity descriptions "
-                    "(Table 4's 'w/o knowledge task' adds them in place of the knowledge losses).")
+        description="Text MLM is computed on: corpus = data.corpus; descriptions = the entity descriptions merged "
+                    "into the same stream, weighted by row count (`mlm-continued`). Table 4's 'w/o knowledge "
+                    "task' is `tasks.desc_mlm`, a stream of its own.")
     mask_prob: float = Field(0.15, gt=0, lt=1, description="Share of tokens selected for prediction.")
     max_length: int = Field(512, ge=8, description="Maximum tokens per MLM sequence.")
+
+
+class DescriptionMLMTask(StrictModel):
+    """MLM on the entity descriptions as a task of its own: its own stream over the descriptions table and
+    its own term in the joint loss, masked as `tasks.mlm` masks (Table 4's 'w/o knowledge task', which
+    replaces L_e + L_o by an MLM loss on the descriptions)."""
+
+    weight: float = Field(1.0, ge=0, description="Weight of this term in the joint loss.")
+    sequences: int = Field(
+        1, ge=1, description="Description sequences per example slot: each step holds `sequences` x the examples of one "
+                             "task. MEP and OE each encode a pair (2 sequences) per example, so 4 replaces both one for one.")
+    mask_prob: float = Field(0.15, gt=0, lt=1, description="Share of tokens selected for prediction.")
+    max_length: int = Field(256, ge=8, description="Maximum tokens per description (the knowledge tasks' 256).")
 
 
 class MEPTask(StrictModel):
@@ -42,6 +56,10 @@ class MEPTask(StrictModel):
         "first", description="first = the paper: the state at the mention's first position, [CLS] of the description; "
                              "mean = the mean state over each sequence's tokens (beyond the paper).")
     loss: Loss | None = Field(None, description="Loss of this task; None = the recipe's `loss`.")
+    mlm_weight: float = Field(
+        0.0, ge=0, description="MLM on the mention sentences of MEP batches (the released code), computed in the same "
+                               "forward with tasks.mlm's masking outside the mention; its weight in the joint loss; 0 = off "
+                               "(the paper).")
 
 
 class OETask(StrictModel):
@@ -62,8 +80,17 @@ class Tasks(StrictModel):
     mlm: MLMTask | None = Field(default_factory=MLMTask, description="MLM objective; null to leave it out.")
     mep: MEPTask | None = Field(default_factory=MEPTask, description="Masked Entity Prediction; null to leave it out.")
     oe: OETask | None = Field(default_factory=OETask, description="Object Entailment; null to leave it out.")
-    schedule: Literal["joint", "alternate"] = Field(
-        "joint", description="joint = every step sums all task losses; alternate = one task per micro-batch, in turn.")
+    desc_mlm: DescriptionMLMTask | None = Field(
+        None, description="MLM on the descriptions as a task of its own (Table 4's 'w/o knowledge task'); null = none.")
+    schedule: Literal["joint", "alternate", "one-task-per-batch"] = Field(
+        "joint", description="joint = every micro-batch holds a batch of every task and the step sums their losses; "
+                             "alternate = one task per micro-batch, in turn; one-task-per-batch = every optimizer step "
+                             "is one task's batch, tasks in turn (the released code).")
+    language_centering: float | None = Field(
+        None, ge=0, lt=1, description="Beyond the paper: subtract a running mean (this momentum) of each language's pooled "
+                                      "states before every knowledge head, and at probe time, so a cross-lingual match is "
+                                      "not ruled by the language direction that dominates an MLM-trained encoder's states; "
+                                      "None = off (the paper).")
     key_momentum: float | None = Field(
         None, ge=0, lt=1, description="Momentum key encoder (MoCo, beyond the paper): descriptions on the key side are "
                                       "encoded by a copy of the encoder updated after each step as m * copy + (1 - m) * "
@@ -71,8 +98,8 @@ class Tasks(StrictModel):
 
     @model_validator(mode="after")
     def _at_least_one(self) -> "Tasks":
-        if self.mlm is None and self.mep is None and self.oe is None:
-            raise ValueError("a recipe needs at least one task (mlm, mep or oe)")
+        if self.mlm is None and self.mep is None and self.oe is None and self.desc_mlm is None:
+            raise ValueError("a recipe needs at least one task (mlm, mep, oe or desc_mlm)")
         return self
 
 
@@ -80,7 +107,10 @@ class Data(StrictModel):
     knowledge: DatasetSpec | None = Field(None, description="Knowledge directory for MEP/OE (and MLM over descriptions).")
     corpus: DatasetSpec | None = Field(None, description="Plain-text corpus for MLM (the paper: CC-100).")
     heldout: float = Field(0.02, ge=0, lt=0.5, description="Share of mentions and triples kept out of training "
-                                                          "(chosen by a hash of the row) for the held-out XEP/XOR check.")
+                                                          "(chosen by a hash of the row) for held-out XEP/XOR probing.")
+    heldout_entities: float = Field(
+        0.02, ge=0, lt=0.5, description="Share of entities (chosen by a hash of the QID) whose mentions and subject-triples "
+                                        "never enter training: the `split: entities` of XEP/XOR (zero-shot entities).")
     cache_dir: str | None = Field(None, description="Where tokenized data is cached; None = $XLMK_CACHE or ~/.cache/xlmk.")
     prepare_workers: int = Field(1, ge=1, description="Processes that tokenize the knowledge and the corpus (once; "
                                                      "the cached result is the same for any number).")
@@ -92,6 +122,8 @@ class Optim(StrictModel):
     betas: tuple[Beta, Beta] = Field((0.9, 0.98), description="Adam betas, each in [0, 1) (XLM-R: 0.9, 0.98).")
     eps: float = Field(1e-6, gt=0, description="Adam epsilon.")
     weight_decay: float = Field(0.01, ge=0, description="Weight decay.")
+    head_lr_scale: float = Field(1.0, gt=0, description="The knowledge heads and relation embeddings train at lr x this "
+                                                         "(1 = one learning rate, as the paper).")
     warmup_steps: int = Field(10_000, ge=0, description="Linear warm-up steps (the paper: 10k).")
     max_steps: int = Field(100_000, ge=1, description="Optimizer steps in all (not given by the paper).")
     schedule: Literal["linear", "constant", "cosine"] = Field("linear", description="Decay after warm-up.")
@@ -99,7 +131,11 @@ class Optim(StrictModel):
 
 
 class Batch(StrictModel):
-    effective_size: int = Field(8192, ge=1, description="Sequences per optimizer step over all processes (the paper: 8192).")
+    effective_size: int = Field(
+        8192, ge=1, description="Examples per task per optimizer step over all processes (the paper's batch of 8192). "
+                                "Under `joint` a step holds this many examples of every task (an MEP or OE example is "
+                                "two sequences); under `alternate` and `one-task-per-batch` this many in all. "
+                                "`xlmk recipe show` prints sequences and tokens per step.")
     micro_size: int = Field(32, ge=1, description="Examples per task per forward pass per process; accumulation fills the rest.")
     bucket_pool: int = Field(16, ge=1, description="Micro-batches drawn together and sorted by length before batching "
                                                   "(less padding); 1 = no length bucketing.")
@@ -138,9 +174,12 @@ class PretrainRecipe(StrictModel):
     @model_validator(mode="after")
     def _data_for_tasks(self) -> "PretrainRecipe":
         t = self.tasks
-        needs_knowledge = t.mep is not None or t.oe is not None or (t.mlm is not None and "descriptions" in t.mlm.sources)
+        needs_knowledge = (t.mep is not None or t.oe is not None or t.desc_mlm is not None
+                           or (t.mlm is not None and "descriptions" in t.mlm.sources))
         if needs_knowledge and self.data.knowledge is None:
-            raise ValueError("data.knowledge is required by the mep/oe tasks (or MLM over descriptions)")
+            raise ValueError("data.knowledge is required by the mep/oe/desc_mlm tasks (or MLM over descriptions)")
+        if t.mep is not None and t.mep.mlm_weight > 0 and t.mlm is None:
+            raise ValueError("tasks.mep.mlm_weight needs tasks.mlm (its masking and the model's MLM head)")
         if t.mlm is not None and "corpus" in t.mlm.sources and self.data.corpus is None:
             raise ValueError("data.corpus is required by tasks.mlm with sources: [corpus]")
         if self.batch.micro_size > self.batch.effective_size:
@@ -149,3 +188,27 @@ class PretrainRecipe(StrictModel):
             raise ValueError(f"batch.effective_size ({self.batch.effective_size}) must be a multiple of "
                              f"batch.micro_size ({self.batch.micro_size}) for gradient accumulation")
         return self
+
+
+# sequences one example of a task puts through the encoder
+SEQUENCES_PER_EXAMPLE = {"mlm": 1, "mep": 2, "oe": 2}
+
+
+def step_shape(recipe: PretrainRecipe, world_size: int = 1) -> dict:
+    """What one optimizer step holds: per task, examples, sequences and at most how many tokens, and the totals.
+
+    Under `joint` every micro-batch holds every task; under `alternate` the micro-batches of a step go to the
+    tasks in turn (the mean share is shown); under `one-task-per-batch` a whole step is one task's.
+    """
+    t, b = recipe.tasks, recipe.batch
+    names = [n for n in ("mlm", "mep", "oe", "desc_mlm") if getattr(t, n) is not None]
+    share = 1.0 if t.schedule == "joint" else 1.0 / len(names)
+    tasks = {}
+    for n in names:
+        task = getattr(t, n)
+        per = task.sequences if n == "desc_mlm" else SEQUENCES_PER_EXAMPLE[n]
+        examples = b.effective_size * share
+        tasks[n] = {"examples": examples, "sequences": examples * per, "max_tokens": examples * per * task.max_length}
+    return {"schedule": t.schedule, "micro_batches": b.effective_size // (b.micro_size * world_size), "tasks": tasks,
+            "sequences": sum(x["sequences"] for x in tasks.values()),
+            "max_tokens": sum(x["max_tokens"] for x in tasks.values())}

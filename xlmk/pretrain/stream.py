@@ -1,7 +1,9 @@
 """The pre-training stream: which tasks each micro-batch holds, this process's slice, collated tensors.
 
 `joint` puts a batch of every task in each micro-batch (Eq. 6 summed in one forward); `alternate` gives
-each micro-batch one task, in turn. Knowledge is prepared (tokenized) on first use; see `prepare.py`.
+each micro-batch one task, in turn; `one-task-per-batch` gives every micro-batch of an optimizer step the
+same task, tasks in turn by step (the released code). Knowledge is prepared (tokenized) on first use; see
+`prepare.py`. `desc_mlm` (Table 4's 'w/o knowledge task') is a stream of its own over the descriptions.
 """
 from __future__ import annotations
 
@@ -49,9 +51,19 @@ def alpha_of(spec: Any) -> float:
     return float(getattr(spec, "alpha", 0.3))
 
 
+TASKS = ("mlm", "mep", "oe", "desc_mlm")
+
+
 def task_names(recipe: PretrainRecipe) -> list[str]:
+    """The tasks whose batches the stream draws."""
     t = recipe.tasks
-    return [name for name in ("mlm", "mep", "oe") if getattr(t, name) is not None]
+    return [name for name in TASKS if getattr(t, name) is not None]
+
+
+def loss_names(recipe: PretrainRecipe) -> list[str]:
+    """The terms of the joint loss: the tasks, and `mep_mlm` (MLM on MEP's sentences) when it is on."""
+    t = recipe.tasks
+    return task_names(recipe) + (["mep_mlm"] if t.mep is not None and t.mep.mlm_weight > 0 else [])
 
 
 def prepare_sources(recipe: PretrainRecipe, tokenizer: Any) -> Sources:
@@ -116,6 +128,8 @@ def check_knowledge(recipe: PretrainRecipe, kp: PreparedKnowledge, kdir: Path) -
                             "subject's (set tasks.oe.description_language: same for monolingual pairs)", path=kdir)
     if t.mlm is not None and "descriptions" in t.mlm.sources and not len(kp.desc):
         raise DataError("tasks.mlm.sources lists descriptions, and the knowledge directory has none", path=kdir)
+    if t.desc_mlm is not None and not len(kp.desc):
+        raise DataError("tasks.desc_mlm needs descriptions, and the knowledge directory has none", path=kdir)
 
 
 def check_sizes(recipe: PretrainRecipe, encoder: Any, device: Any = None) -> None:
@@ -142,6 +156,7 @@ class PretrainStream:
         self.info = TokenInfo.of(tokenizer, vocab_size)
         self.names = task_names(recipe)
         self.schedule, self.turn = t.schedule, 0
+        self.accum = b.effective_size // (b.micro_size * world_size)
         glob = b.micro_size * world_size
         self.batches: dict[str, BucketedBatches] = {}
         kp = sources.knowledge
@@ -150,30 +165,47 @@ class PretrainStream:
             if name == "mlm":
                 alpha = c_alpha if "corpus" in t.mlm.sources else k_alpha
                 ex: Any = MLMExamples(sources.corpus, kp, t.mlm.sources, alpha, seed)
+            elif name == "desc_mlm":
+                ex = MLMExamples(None, kp, ["descriptions"], k_alpha, seed, salt=SALT[name])
             elif name == "mep":
-                ex = MEPExamples(kp, t.mep.description_language, k_alpha, seed)
+                ex = MEPExamples(kp, t.mep.description_language, k_alpha, seed, exclude=self.excluded(recipe, kp))
             else:
-                ex = OEExamples(kp, t.oe.description_language, k_alpha, seed)
-            self.batches[name] = BucketedBatches(ex, glob, b.bucket_pool, seed, SALT[name])
+                ex = OEExamples(kp, t.oe.description_language, k_alpha, seed, exclude=self.excluded(recipe, kp))
+            size = glob * (t.desc_mlm.sequences if name == "desc_mlm" else 1)
+            self.batches[name] = BucketedBatches(ex, size, b.bucket_pool, seed, SALT[name])
+        self.mine = {n: (rank * size // world_size, (rank + 1) * size // world_size)
+                     for n, size in ((n, bb.size) for n, bb in self.batches.items())}
+
+    @staticmethod
+    def excluded(recipe: PretrainRecipe, kp: PreparedKnowledge):
+        """Entities held out of training (`data.heldout_entities`): a boolean per QID of the prepared knowledge."""
+        from xlmk.pretrain.heldout import entity_mask
+
+        return entity_mask(kp.qids, recipe.data.heldout_entities)
 
     def next(self) -> dict[str, dict]:
         if self.schedule == "joint":
             names = self.names
-        else:
+        elif self.schedule == "alternate":
             names = [self.names[self.turn % len(self.names)]]
+        else:  # one-task-per-batch: the step's micro-batches are all one task's
+            names = [self.names[(self.turn // self.accum) % len(self.names)]]
         self.turn += 1
         out = {}
         for name in names:
-            mine = self.batches[name].next()[self.rank * self.micro:(self.rank + 1) * self.micro]
-            out[name] = self.collate(name, mine)
+            a, b = self.mine[name]
+            out[name] = self.collate(name, self.batches[name].next()[a:b])
         return out
 
     def collate(self, name: str, exs: list[dict]) -> dict:
         t = self.recipe.tasks
         if name == "mlm":
             return collate_mlm(exs, self.info, t.mlm.mask_prob, t.mlm.max_length, self.recipe.seed)
+        if name == "desc_mlm":
+            return collate_mlm(exs, self.info, t.desc_mlm.mask_prob, t.desc_mlm.max_length, self.recipe.seed)
         if name == "mep":
-            return collate_mep(exs, self.info, t.mep.mention_mask, t.mep.max_length)
+            mlm_prob = t.mlm.mask_prob if t.mep.mlm_weight > 0 else None
+            return collate_mep(exs, self.info, t.mep.mention_mask, t.mep.max_length, mlm_prob=mlm_prob, seed=self.recipe.seed)
         return collate_oe(exs, self.info, t.oe.max_length)
 
     def state_dict(self) -> dict:

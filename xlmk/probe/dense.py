@@ -157,6 +157,13 @@ def trained_readout(heads: Any, task: str) -> tuple[str, str]:
     return pooling, similarity
 
 
+def centering(heads: Any, name: str) -> Callable[[torch.Tensor, list[str]], torch.Tensor] | None:
+    """Language centering as the heads were trained with it (`tasks.language_centering`), else None."""
+    if heads is None or not getattr(heads, "centered", False):
+        return None
+    return lambda states, languages: heads.center_by_name(name, states.to(torch.float32), languages).detach()
+
+
 def normalise_if(vectors: torch.Tensor, similarity: str) -> torch.Tensor:
     """Cosine similarity is the dot product of unit vectors; the temperature does not change a ranking."""
     return torch.nn.functional.normalize(vectors, dim=-1) if similarity == "cosine" else vectors
@@ -189,16 +196,21 @@ def candidate_table(kdir: Path, queries: Sequence[Any], *, n: int, seed: int, la
 def candidate_vectors(model: Any, tokenizer: Any, rows: Sequence[dict], *, head: Any, head_name: str, layer: int,
                       max_length: int, device: torch.device, batch_size: int, cache_dir: Path, model_id: str,
                       precision: str, advance_factory: Callable[[str, int], Callable[[int], None]],
-                      pooling: str = "first") -> tuple[torch.Tensor, bool]:
-    """Embeddings of the candidate descriptions (`<s>` state or mean state, through `head` when given), cached on disk."""
+                      pooling: str = "first", center: Callable[[torch.Tensor, list[str]], torch.Tensor] | None = None
+                      ) -> tuple[torch.Tensor, bool]:
+    """Embeddings of the candidate descriptions (`<s>` state or mean state, language-centred by `center` when
+    the heads were trained so, through `head` when given), cached on disk."""
     key = {"model": model_id, "candidates": table_hash(rows, ("qid", "lang", "text")), "head": head_name,
-           "layer": layer, "max_length": max_length, "precision": precision, "pooling": pooling}
+           "layer": layer, "max_length": max_length, "precision": precision, "pooling": pooling,
+           **({"centered": True} if center is not None else {})}
 
     def compute() -> torch.Tensor:
         items = describe_items(tokenizer, [r["text"] or "" for r in rows], max_length)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         states = states_at(model, items, [0] * len(items), layer=layer, device=device, batch_size=batch_size, pad_id=pad,
                            advance=advance_factory("candidates", len(items)), pooling=pooling)
+        if center is not None:
+            states = center(states, [r["lang"] for r in rows])
         return project(head, states, device)
 
     return cached_embeddings(key, cache_dir, compute, len(rows))

@@ -87,6 +87,18 @@ def files_hash(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def probe_split(spec: Any, path: str | None) -> Any:
+    """The rows XEP/XOR may draw queries from, with the held-out shares the checkpoint was trained with."""
+    from xlmk.probe.queries import Split
+
+    f = Path(path) / "recipe.yaml" if path else None
+    data = read_yaml(f) if f is not None and f.is_file() else None
+    trained = (data.get("data") or {}) if isinstance(data, dict) else {}
+    rows = spec.heldout if spec.heldout is not None else trained.get("heldout", 0.02)
+    entities = spec.heldout_entities if spec.heldout_entities is not None else trained.get("heldout_entities", 0.02)
+    return Split(spec.split, float(rows), float(entities))
+
+
 def training_recipe(path: str | None) -> tuple[str | None, int | None]:
     """(name, version) from a checkpoint's recipe.yaml, when it was trained by xlmk."""
     f = Path(path) / "recipe.yaml" if path else None
@@ -259,6 +271,7 @@ def _probe(recipe: ProbeRecipe, spec: Any, out: Path, label: str, path: str | No
             heads = load_knowledge_heads(path) if path and Path(path).is_dir() else None
             runner = run_xep if isinstance(spec, XepProbe) else run_xor
             scores, preds, info = runner(spec, model, tokenizer, kdir=kdir, heads=heads, seed=recipe.seed,
+                                         split=probe_split(spec, path),
                                          device=device, batch_size=recipe.run.batch_size, cache_dir=cache_dir,
                                          model_id=model_fingerprint(model, path), precision=recipe.run.precision,
                                          coverage=coverage, advance_factory=track)
@@ -345,7 +358,7 @@ def _rows(recipe: ProbeRecipe, scores: list[Score], coverage: Coverage, info: di
         rows.append(ResultRow(stage="probe", name=recipe.name if isinstance(spec, CustomProbe) else spec.kind,
                               version=probe_version(spec), model=model, model_name=label, model_hash=mhash, model_run=model_run,
                               recipe=train_name, recipe_version=train_version, language=s.language, subset=s.subset,
-                              split="test", metric=s.metric, value=s.value, n=s.n, seed=recipe.seed,
+                              split=info.get("split", "test"), metric=s.metric, value=s.value, n=s.n, seed=recipe.seed,
                               protocol=info.get("protocol"), data_hash=info.get("data_hash"), run_id=run_id,
                               extra=extra, **provenance()))
     return rows

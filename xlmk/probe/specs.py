@@ -17,7 +17,8 @@ from xlmk.config import StrictModel, import_target
 from xlmk.errors import ConfigError
 
 # Bumped when prompts, data handling or metrics of a probe change; written into every result row.
-PROBE_VERSIONS: dict[str, int] = {"lama": 1, "mlama": 1, "xep": 1, "xor": 1}
+# xep/xor 2: queries come from held-out rows by default (`split`).
+PROBE_VERSIONS: dict[str, int] = {"lama": 1, "mlama": 1, "xep": 2, "xor": 2}
 
 LAMA_CORPORA = ("Google_RE", "TREx", "ConceptNet", "Squad")
 
@@ -133,6 +134,14 @@ class _DenseProbe(StrictModel):
     max_length: int = Field(256, ge=8, description="Maximum tokens of a query sentence and of a description (the paper: 256).")
     use_heads: bool = Field(True, description="Project through the checkpoint's knowledge heads when it has them; false = raw states always.")
     oversample: int = Field(4, ge=1, description="Rows drawn per wanted query before filtering (queries need a gold description).")
+    split: Literal["heldout", "entities", "all"] = Field(
+        "heldout", description="Rows queries come from: heldout = rows pre-training holds out (data.heldout) whose sentence "
+                               "no training row shares; entities = mentions and subject-triples of held-out entities "
+                               "(data.heldout_entities, zero-shot); all = every row, trained ones included (flagged).")
+    heldout: float | None = Field(None, ge=0, lt=0.5, description="The held-out share of rows pre-training used; None = the "
+                                                                   "checkpoint's data.heldout, else 0.02 (xlmk's default).")
+    heldout_entities: float | None = Field(None, ge=0, lt=0.5, description="The held-out share of entities; None = the "
+                                                                            "checkpoint's data.heldout_entities, else 0.02.")
 
 
 class XepProbe(_DenseProbe):

@@ -95,29 +95,77 @@ def mlama_table(rows: Iterable[ResultRow], *, metric: str = "p@1") -> Any:
     return table
 
 
+SPLIT_LABEL = {"heldout": "held-out rows", "entities": "held-out entities",
+               "all": "ALL rows, trained ones included: inflates trained models"}
+
+
+def _readout(row: ResultRow) -> str:
+    """`heads` for a checkpoint's trained knowledge heads, `raw states` for XLM-R-style states without heads."""
+    return "raw states" if row.protocol == "raw-states" else "heads"
+
+
 def knowledge_table(rows: Iterable[ResultRow], *, metric: str = "accuracy") -> Any:
-    """Table 7: XEP and XOR per model, the mean over query languages first, then each language."""
+    """Table 7: XEP and XOR per model, the mean over query languages first, then each language.
+
+    A column is one (model, readout, split, probe): raw-state baselines (XLM-R style: encoder states, no
+    heads) stand beside trained heads, labelled; the title names the split, the candidate count and the
+    similarity when the columns share them, and each column's header says so where they differ.
+    """
     from rich.table import Table
 
-    rows = list(rows)
-    found = {probe: _index(rows, probe, metric) for probe in ("xep", "xor")}
-    columns = [(m, probe) for m in dict.fromkeys(found["xep"][0] + found["xor"][0])
-               for probe in ("xep", "xor") if m in found[probe][0]]
-    langs = sorted({lang for _, idx in found.values() for (_, _, lang) in idx if lang})
-    table = Table(title=f"XEP / XOR {metric} (Table 7)", title_justify="left")
+    rows = [r for r in rows if r.stage == "probe" and r.name in ("xep", "xor") and r.metric == metric]
+    index: dict[tuple, ResultRow] = {}
+    columns: list[tuple] = []
+    for r in rows:
+        col = (_model(r), _readout(r), r.split, r.name)
+        if col not in columns:
+            columns.append(col)
+        index[(*col, r.subset, r.language)] = r  # a later row (a rerun) replaces an earlier one
+    # each model's columns together, XEP before XOR
+    order = list(dict.fromkeys(c[:3] for c in columns))
+    columns = [(*k, p) for k in order for p in ("xep", "xor") if (*k, p) in columns]
+
+    def described(col: tuple) -> dict[str, str]:
+        ref = next((r for k, r in index.items() if k[:4] == col and r.language is None), None)
+        ref = ref or next((r for k, r in index.items() if k[:4] == col), None)
+        extra = ref.extra if ref is not None else {}
+        sim = extra.get("similarity") or ("cosine" if "cosine" in str(extra.get("representation", "")) else "dot")
+        return {"split": str(col[2]), "candidates": str(extra.get("n_candidates", "?")), "similarity": sim}
+
+    info = {c: described(c) for c in columns}
+    shared = {k: v.pop() for k in ("split", "candidates", "similarity")
+              if len(v := {info[c][k] for c in columns}) == 1}
+    title = f"XEP / XOR {metric} (Table 7)"
+    if shared:
+        parts = []
+        if "split" in shared:
+            parts.append(f"split: {shared['split']} ({SPLIT_LABEL.get(shared['split'], shared['split'])})")
+        if "candidates" in shared:
+            parts.append(f"N = {shared['candidates']} candidates")
+        if "similarity" in shared:
+            parts.append(f"similarity: {shared['similarity']}")
+        title += " · " + " · ".join(parts)
+    table = Table(title=title, title_justify="left")
     table.add_column("Language")
-    for m, probe in columns:
-        table.add_column(f"{m}\n{probe.upper()}", justify="right")
+    for c in columns:
+        m, readout, split, probe = c
+        own = [f"{k} {v}" for k, v in info[c].items() if k not in shared]
+        flag = " !" if split == "all" else ""
+        table.add_column("\n".join([m, f"{probe.upper()} ({readout}){flag}", *own]), justify="right")
+    langs = sorted({k[5] for k in index if k[5]})
     for lang in [None] + langs:
         cells = []
-        for m, probe in columns:
-            subset = probe.upper() + ("/avg" if lang is None else "")
-            cells.append(_fmt(getattr(found[probe][1].get((m, subset, lang)), "value", None), 2))
+        for c in columns:
+            subset = c[3].upper() + ("/avg" if lang is None else "")
+            cells.append(_fmt(getattr(index.get((*c, subset, lang)), "value", None), 2))
         table.add_row("avg" if lang is None else lang, *cells, end_section=lang is None)
+    notes = ["(heads) = the checkpoint's trained knowledge heads; (raw states) = encoder states without heads, "
+             "the XLM-R-style baseline"]
+    if any(c[2] == "all" for c in columns):
+        notes.append("! split all: queries include rows the model trained on; held-out splits compare models fairly")
     protocols = sorted({f"{r.name} ({_model(r)}): {r.extra.get('representation')}" for r in rows
-                        if r.name in ("xep", "xor") and r.language is None and r.metric == metric and r.extra.get("representation")})
-    if protocols:
-        table.caption = "\n".join(protocols)
+                        if r.language is None and r.extra.get("representation")})
+    table.caption = "\n".join(notes + protocols)
     return table
 
 

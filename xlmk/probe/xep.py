@@ -13,9 +13,9 @@ from typing import Any, Callable
 import torch
 
 from xlmk.probe.cloze import object_tokens
-from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, normalise_if, trained_readout, evaluate, project, resolve_layer, states_at, table_hash
+from xlmk.probe.dense import candidate_table, centering, candidate_vectors, check_head, normalise_if, trained_readout, evaluate, project, resolve_layer, states_at, table_hash
 from xlmk.probe.lama import Coverage
-from xlmk.probe.queries import xep_queries
+from xlmk.probe.queries import Split, xep_queries
 from xlmk.probe.scoring import Encoded
 from xlmk.probe.specs import XepProbe
 
@@ -30,6 +30,7 @@ def masked_sentence(tokenizer: Any, text: str, start: int, end: int, mode: str) 
 
 
 def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: Any, seed: int, device: torch.device,
+            split: Split = Split(),
             batch_size: int, cache_dir: Path, model_id: str, precision: str, coverage: Coverage,
             advance_factory: Callable[[str, int], Callable[[int], None]]) -> tuple[list, list[dict], dict]:
     hidden = model.config.hidden_size
@@ -45,7 +46,7 @@ def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
 
     queries = xep_queries(kdir, languages=spec.languages, per_language=spec.queries_per_language, seed=seed,
                           rule=spec.gold_description, candidate_languages=spec.candidate_languages,
-                          oversample=spec.oversample, coverage=coverage)
+                          oversample=spec.oversample, coverage=coverage, split=split)
     items, positions, kept = [], [], []
     for q in queries:
         masked = masked_sentence(tokenizer, q.text, q.start, q.end, mode)
@@ -65,18 +66,23 @@ def run_xep(spec: XepProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     cvecs, cached = candidate_vectors(model, tokenizer, rows, head=k_head if with_heads else None,
                                       head_name="mep_key" if with_heads else "raw", layer=layer, max_length=spec.max_length,
                                       device=device, batch_size=batch_size, cache_dir=cache_dir, model_id=model_id,
-                                      precision=precision, advance_factory=advance_factory, pooling=pooling)
+                                      precision=precision, advance_factory=advance_factory, pooling=pooling,
+                                      center=centering(heads, "mep_key") if with_heads else None)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     states = states_at(model, items, positions, layer=layer, device=device, batch_size=batch_size, pad_id=pad,
                        advance=advance_factory("queries", len(items)), pooling=pooling)
+    center = centering(heads, "mep_query") if with_heads else None
+    if center is not None:
+        states = center(states, [q.language for q in kept])
     qvecs = project(q_head if with_heads else None, states, device)
     scores, predictions = evaluate("XEP", kept, normalise_if(qvecs, similarity), rows, normalise_if(cvecs, similarity), device=device)
     info = {
+        "split": split.name, "heldout": {"rows": split.rows, "entities": split.entities},
         "protocol": "heads" if with_heads else "raw-states",
         "representation": (f"mep_query({'mean' if pooling == 'mean' else 'mask'} state) . mep_key(description {'mean' if pooling == 'mean' else '<s>'} state), {similarity}" if with_heads
                            else "raw mask state . raw description <s> state (no MEP heads in the checkpoint)"
                            if spec.use_heads else "raw mask state . raw description <s> state (use_heads: false)"),
-        "layer": layer, "pooling": pooling, "similarity": similarity, "n_candidates": len(rows), "candidate_embeddings_cached": cached, "mention_mask": mode,
+        "layer": layer, "pooling": pooling, "similarity": similarity, "language_centered": center is not None, "n_candidates": len(rows), "candidate_embeddings_cached": cached, "mention_mask": mode,
         "data_hash": table_hash([{"l": q.language, "t": q.text, "s": q.start, "e": q.end, "g": q.gold_qid, "gl": q.gold_lang}
                                  for q in kept] + rows, ("l", "t", "s", "e", "g", "gl", "qid", "lang", "text")),
     }

@@ -12,13 +12,14 @@ from typing import Any, Callable
 
 import torch
 
-from xlmk.probe.dense import candidate_table, candidate_vectors, check_head, normalise_if, trained_readout, describe_items, evaluate, project, resolve_layer, states_at, table_hash
+from xlmk.probe.dense import candidate_table, centering, candidate_vectors, check_head, normalise_if, trained_readout, describe_items, evaluate, project, resolve_layer, states_at, table_hash
 from xlmk.probe.lama import Coverage
-from xlmk.probe.queries import true_objects, xor_queries
+from xlmk.probe.queries import Split, true_objects, xor_queries
 from xlmk.probe.specs import XorProbe
 
 
 def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: Any, seed: int, device: torch.device,
+            split: Split = Split(),
             batch_size: int, cache_dir: Path, model_id: str, precision: str, coverage: Coverage,
             advance_factory: Callable[[str, int], Callable[[int], None]]) -> tuple[list, list[dict], dict]:
     hidden = model.config.hidden_size
@@ -33,7 +34,7 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
 
     queries = xor_queries(kdir, languages=spec.languages, per_language=spec.queries_per_language, seed=seed,
                                    rule=spec.gold_description, candidate_languages=spec.candidate_languages,
-                                   oversample=spec.oversample, coverage=coverage)
+                                   oversample=spec.oversample, coverage=coverage, split=split)
     if with_relation:
         known = set(heads.relation_ids)
         for q in queries:
@@ -49,11 +50,15 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     cvecs, cached = candidate_vectors(model, tokenizer, rows, head=k_head if with_heads else None,
                                       head_name="oe_key" if with_heads else "raw", layer=layer, max_length=spec.max_length,
                                       device=device, batch_size=batch_size, cache_dir=cache_dir, model_id=model_id,
-                                      precision=precision, advance_factory=advance_factory, pooling=pooling)
+                                      precision=precision, advance_factory=advance_factory, pooling=pooling,
+                                      center=centering(heads, "oe_key") if with_heads else None)
     items = describe_items(tokenizer, [q.text for q in kept], spec.max_length)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     states = states_at(model, items, [0] * len(items), layer=layer, device=device, batch_size=batch_size, pad_id=pad,
                        advance=advance_factory("queries", len(items)), pooling=pooling)
+    center = centering(heads, "oe_query") if with_heads else None
+    if center is not None:
+        states = center(states, [q.language for q in kept])
     if with_relation:
         with torch.no_grad():
             states = states + heads.relation_embedding([q.relation for q in kept]).float().cpu()
@@ -74,8 +79,9 @@ def run_xor(spec: XorProbe, model: Any, tokenizer: Any, *, kdir: Path, heads: An
     if with_heads:
         representation += f" [{pooling} states, {similarity}]"
     info = {
+        "split": split.name, "heldout": {"rows": split.rows, "entities": split.entities},
         "protocol": "heads+relation" if with_relation else "heads" if with_heads else "raw-states",
-        "representation": representation, "layer": layer, "n_candidates": len(rows), "candidate_embeddings_cached": cached,
+        "representation": representation, "layer": layer, "pooling": pooling, "language_centered": center is not None, "similarity": similarity, "n_candidates": len(rows), "candidate_embeddings_cached": cached,
         "filtered": spec.filtered,
         "data_hash": table_hash([{"l": q.language, "s": q.subject, "r": q.relation, "g": q.gold_qid, "gl": q.gold_lang}
                                  for q in kept] + rows, ("l", "s", "r", "g", "gl", "qid", "lang", "text")),
