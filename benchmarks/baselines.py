@@ -201,7 +201,7 @@ def time_lama_probe(model: Any, tokenizer: Any, recipe: Any, out: Path) -> tuple
     from xlmk.probe.run import probe
 
     start = time.perf_counter()
-    result = probe(recipe, out_dir=out, model=model, tokenizer=tokenizer)
+    result = probe(recipe, out_dir=out, model=model, tokenizer=tokenizer, overwrite=True)  # each round anew
     return time.perf_counter() - start, result
 
 

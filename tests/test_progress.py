@@ -88,7 +88,7 @@ def test_piped_pretraining_prints_a_timestamped_line_per_step(tmp_path, xlmk_cac
     env = {k: v for k, v in os.environ.items() if k not in ("XLMK_QUIET", "XLMK_LOG_FORMAT", "XLMK_LOG_EVERY")}
     cmd = [sys.executable, "-m", "xlmk.cli", "--log-every", "1steps", "pretrain", "--recipe", "mlm-only-tiny",
            "--set", "optim.max_steps=3", "--set", "run.log_every=1", "--set", "run.heldout_max=0",
-           "--set", "tasks.mlm.sources=[corpus]", "--set", "data.knowledge=null", "--out", str(tmp_path / "run")]
+           "--set", "tasks.mlm.sources=[corpus]", "--set", "tasks.desc_mlm=null", "--set", "data.knowledge=null", "--out", str(tmp_path / "run")]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)  # stderr is a pipe
     assert res.returncode == 0, res.stderr[-2000:]
     lines = [ln for ln in res.stderr.splitlines() if "| pretrain mlm-only-tiny |" in ln]

@@ -33,8 +33,12 @@ def trained(tmp_path_factory):
 
 @pytest.fixture()
 def run(trained, tmp_path):
+    """The run as a kill after its step-6 checkpoint leaves it: not finished (a finished run resumed does nothing)."""
     copy = tmp_path / "run"
     shutil.copytree(trained, copy)
+    state = json.loads((copy / "run.json").read_text())
+    (copy / "run.json").write_text(json.dumps({**state, "status": "running"}))
+    shutil.rmtree(copy / "final")
     return copy
 
 
