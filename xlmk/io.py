@@ -173,3 +173,14 @@ def corpus_language(path: str | Path) -> str:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return name[:-4] if name.endswith(".txt") else Path(name).stem
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines log (metrics, history), skipping a line a killed writer left half-written."""
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

@@ -64,13 +64,9 @@ def _metrics(model_dir: Path) -> list[dict]:
     path = model_dir / "metrics.jsonl"
     if not path.is_file():
         return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    from xlmk.io import read_jsonl
+
+    return read_jsonl(path)
 
 
 def _data_lines(recipe: dict) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from xlmk.degenerate import classifier_verdict
+from xlmk.io import read_jsonl
 from xlmk.results import ResultRow
 from xlmk.tables import FINETUNE_METRICS, _languages, model_label
 
@@ -133,19 +134,9 @@ def plot_sweep(points: Mapping[str, Sequence[tuple]], parameter: str, out: str |
     return _save(plt, fig, out)
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
-
-
 def plot_pretrain_curves(runs: Mapping[str, str | Path], out: str | Path) -> Path:
     """Loss and accuracy of each objective against the step, one line per run (metrics.jsonl)."""
-    logs = {name: _read_jsonl(Path(p)) for name, p in runs.items()}
+    logs = {name: read_jsonl(Path(p)) for name, p in runs.items()}
     logs = {k: v for k, v in logs.items() if v}
     if not logs:
         raise ValueError("no metrics lines to plot")
@@ -176,7 +167,7 @@ def plot_pretrain_curves(runs: Mapping[str, str | Path], out: str | Path) -> Pat
 def plot_finetune_curves(run_dir: str | Path, out: str | Path, *, label: str | None = None) -> Path:
     """Train loss and the dev main metric (mean over languages) against the epoch, one line per seed."""
     run_dir = Path(run_dir)
-    histories = {p.parent.name: _read_jsonl(p) for p in sorted(run_dir.glob("seed-*/history.jsonl"))}
+    histories = {p.parent.name: read_jsonl(p) for p in sorted(run_dir.glob("seed-*/history.jsonl"))}
     histories = {k: v for k, v in histories.items() if v}
     if not histories:
         raise ValueError(f"{run_dir}: no seed-*/history.jsonl to plot")
