@@ -271,7 +271,7 @@ def available_memory(device: object = None) -> tuple[int, str]:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024, "of available RAM"
-    except OSError:
+    except OSError:  # no /proc (not Linux): sysconf below
         pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "of available RAM"

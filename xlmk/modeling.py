@@ -235,7 +235,7 @@ def model_hash(path: str | Path) -> str | None:
         cached = json.loads(cache.read_text(encoding="utf-8"))
         if cached.get("files") == stamp:
             return cached["sha256"]
-    except (OSError, ValueError, AttributeError, KeyError):
+    except (OSError, ValueError, AttributeError, KeyError):  # no cache, or an unreadable one: hash the files
         pass
     h = hashlib.sha256()
     for f in files:
@@ -244,6 +244,6 @@ def model_hash(path: str | Path) -> str | None:
     digest = h.hexdigest()
     try:
         atomic_write_json(cache, {"files": stamp, "sha256": digest}, indent=None)
-    except OSError:
+    except OSError:  # a read-only model directory: the hash is right, only not kept for next time
         pass
     return digest

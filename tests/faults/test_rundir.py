@@ -49,12 +49,12 @@ def test_shard_tasks_share_the_directory_and_lock_their_own_shard(tmp_path):
         with lock(shard):
             with pytest.raises(RunBusyError, match=str(shard.parent)):
                 lock(shard).acquire()  # one task per shard
-        with lock(shard):  # free again once its task let go
+        with lock(shard):  # free again once its task let go: taking it succeeds
             pass
     finally:
         a.release()
         b.release()
-    with lock(tmp_path):
+    with lock(tmp_path):  # every shared holder gone: the whole directory can be taken
         pass
 
 
@@ -94,7 +94,7 @@ def test_overwrite_never_empties_a_directory_that_holds_no_run(tmp_path):
     (tmp_path / "run.json").unlink()
     (tmp_path / "results.jsonl").write_text("")
     (tmp_path / "notes").mkdir()
-    with open_run(tmp_path, stage="probe", identity={}, mode="overwrite"):
+    with open_run(tmp_path, stage="probe", identity={}, mode="overwrite"):  # results.jsonl marks a run: replaced
         pass
     assert not (tmp_path / "thesis.tex").exists()  # a run directory is replaced whole
 

@@ -424,6 +424,6 @@ class _Cutter:
         self.stop = pos
 
     def _eof_pos(self) -> int:
-        while self._more():
-            pass
+        while self._more():  # each call reads one more block into the buffer, until the end of the range
+            continue
         return self.base + len(self.buf)

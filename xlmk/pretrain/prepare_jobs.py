@@ -183,7 +183,7 @@ def corpus_lines(path: Path, chunk: int) -> Iterator[tuple[list[str], int]]:
         import zstandard
 
         errors += (zstandard.ZstdError,)
-    except ImportError:
+    except ImportError:  # no .zst can be open then: opening one says which extra it needs
         pass
     lines: list[str] = []
     lineno = 0
