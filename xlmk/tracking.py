@@ -68,15 +68,9 @@ def scalars(values: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
-def hparams(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def hparams(config: dict[str, Any]) -> dict[str, Any]:
     """A recipe as flat 'a.b.c' keys with int/float/str/bool values, which every tracker accepts."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(hparams(value, name + "."))
-        elif isinstance(value, (int, float, str, bool)):
-            out[name] = value
-        else:
-            out[name] = str(value)
-    return out
+    from xlmk.rundir import flatten
+
+    return {key: value if isinstance(value, (int, float, str, bool)) else str(value)
+            for key, value in flatten(config).items() if value != {}}  # an empty section has no value to log

@@ -310,7 +310,7 @@ def _prepare_triples(kdir: Path, out: Path, qids, fraction: float) -> tuple[list
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from xlmk.pretrain.prepare_jobs import heldout
+    from xlmk.pretrain.heldout import below, triple_key
 
     trip_ds, rel_ds = _dataset(kdir, "triples"), _dataset(kdir, "relations")
     cols = {name: Column(out, f"triple_{name}", np.int32) for name in "sro"}
@@ -336,8 +336,8 @@ def _prepare_triples(kdir: Path, out: Path, qids, fraction: float) -> tuple[list
             cols["s"].add(s.to_numpy(zero_copy_only=False))
             cols["r"].add(pc.index_in(batch["relation"], value_set=rel_arr).to_numpy(zero_copy_only=False))
             cols["o"].add(o.to_numpy(zero_copy_only=False))
-            keys = ("\t".join(t) for t in zip(*(batch[c].to_pylist() for c in ("subject", "relation", "object"))))
-            held.add(heldout(keys, fraction))
+            keys = (triple_key(*t) for t in zip(*(batch[c].to_pylist() for c in ("subject", "relation", "object"))))
+            held.add(below(keys, fraction))
     for c in (*cols.values(), held):
         c.close()
     return relations, kept, total - kept

@@ -15,6 +15,7 @@ import numpy as np
 
 from xlmk.io import COMPRESSED_SUFFIXES as COMPRESSED
 from xlmk.io import corpus_language  # noqa: F401  (re-exported for prepare)
+from xlmk.pretrain.heldout import below, mention_key
 
 _TOKENIZERS: dict[str, Any] = {}
 
@@ -59,12 +60,6 @@ def tokenizer_of(job: dict):
     return _TOKENIZERS[key]
 
 
-def heldout(keys, fraction: float) -> np.ndarray:
-    """A row is held out when a stable hash of its content falls below `fraction` (same split in every run)."""
-    cut = int(fraction * 2**32)
-    return np.fromiter((zlib.crc32(k.encode("utf-8")) < cut for k in keys), dtype=bool)
-
-
 def _flat(seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
     flat = np.fromiter((t for s in seqs for t in s), dtype=np.int32, count=int(lengths.sum()))
@@ -102,7 +97,8 @@ def mention_batch(job: dict) -> dict:
     texts, starts, ends = (rows[c].to_pylist() for c in ("text", "start", "end"))
     enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True) if texts else \
         {"input_ids": [], "offset_mapping": []}
-    held = heldout((f"{a}\t{b}\t{s}\t{e}\t{c}" for a, b, s, e, c in zip(
+    # a row is held out when a stable hash of its content falls below the fraction (same split in every run)
+    held = below((mention_key(*r) for r in zip(
         rows["lang"].to_pylist(), rows["page_title"].to_pylist(), starts, ends, rows["qid"].to_pylist())),
         job["heldout"])
     seqs, spans, kept = [], [], []
