@@ -3,9 +3,11 @@ missing, training curves from metrics.jsonl and history.jsonl, Figure 4 with err
 from __future__ import annotations
 
 import json
+import statistics
 
 import pytest
 
+from xlmk.errors import XlmkError
 from xlmk.plots import plot_finetune_curves, plot_languages, plot_pretrain_curves, plot_sweep
 from xlmk.report import report, sweep_points, training_logs
 from xlmk.results import ResultRow, append_rows
@@ -81,15 +83,28 @@ def test_a_constant_model_is_named_so_in_the_legend(tmp_path, monkeypatch):
     assert "xlmk-tiny [constant predictor]" in texts
 
 
+def _write_sweep(root, parameter, values, rows_of):
+    """A sweep directory: sweep.json and each member's rows in its own directory."""
+    members = [{"model_name": f"m{v}", "value": str(v), "dir": f"m{v}"} for v in values]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "sweep.json").write_text(json.dumps({"parameter": parameter, "members": members}))
+    for m in members:
+        (root / m["dir"] / "probe").mkdir(parents=True)
+        (root / m["dir"] / "probe" / "results.jsonl").write_text(
+            "".join(r.model_dump_json() + "\n" for r in rows_of(m["model_name"], float(m["value"]))))
+    return root
+
+
 def test_sweep_points_carry_seed_std_and_the_plot_has_error_bars(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    members = [{"model_name": f"q{v}", "value": str(v), "dir": f"q{v}"} for v in (64, 128)]
-    (tmp_path / "sweep.json").write_text(json.dumps({"parameter": "queue.size", "members": members}))
-    rows = [ResultRow(stage="finetune", name="xnli", version=1, model=f"runs/q{v}", model_name=f"q{v}", language=lang,
-                      split="test", metric="accuracy", value=v / 4 + seed, seed=seed)
-            for v in (64, 128) for seed in (1, 3) for lang in ("en", "de")]
-    parameter, points = sweep_points([tmp_path], rows)
+    def rows_of(name, v):
+        return [ResultRow(stage="finetune", name="xnli", version=1, model=f"runs/{name}", model_name=name, language=lang,
+                          split="test", metric="accuracy", value=v / 4 + seed, seed=seed)
+                for seed in (1, 3) for lang in ("en", "de")]
+
+    _write_sweep(tmp_path, "queue.size", (64, 128), rows_of)
+    parameter, points = sweep_points([tmp_path])
     assert parameter == "queue.size"
     assert sorted(points["XNLI acc"]) == [(64.0, 18.0, pytest.approx(2 ** 0.5)), (128.0, 34.0, pytest.approx(2 ** 0.5))]
     kept = {}
@@ -97,6 +112,26 @@ def test_sweep_points_carry_seed_std_and_the_plot_has_error_bars(tmp_path, monke
     plot_sweep(points, parameter, tmp_path / "figure4.png")
     ax = kept["fig"].axes[0]
     assert ax.containers and ax.containers[0].has_yerr
+
+
+def test_sweep_replicates_with_the_same_model_names_are_pooled_not_overwritten(tmp_path):
+    # one sweep over the temperature per pre-training seed: the members share names and the probe's seed
+    def rows_for(shift):
+        return lambda name, v: [ResultRow(stage="probe", name="xep", version=2, model=f"x/models/{name}", model_name=name,
+                                          language=lang, metric="accuracy", value=100 * v + shift + (lang == "de"), seed=0)
+                                for lang in ("en", "de")]
+
+    dirs = [_write_sweep(tmp_path / f"seed{s}", "loss.temperature", (0.05, 0.1), rows_for(s)) for s in (1, 2, 6)]
+    parameter, points = sweep_points(dirs)
+    assert parameter == "loss.temperature"
+    (t1, mean1, std1), (t2, mean2, std2) = points["XEP acc"]
+    assert (t1, t2) == (0.05, 0.1)
+    assert mean1 == pytest.approx(5 + 0.5 + 3) and mean2 == pytest.approx(10 + 0.5 + 3)
+    assert std1 == pytest.approx(statistics.stdev([1, 2, 6]))
+    (tmp_path / "other").mkdir()
+    _write_sweep(tmp_path / "other", "queue.size", (64,), rows_for(0))
+    with pytest.raises(XlmkError, match="vary different keys"):
+        sweep_points([*dirs, tmp_path / "other"])
 
 
 def test_training_curves_from_metrics_and_history(tmp_path):

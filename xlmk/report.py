@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from xlmk.errors import XlmkError
-from xlmk.results import ResultRow, read_rows
+from xlmk.results import RESULTS_FILE, ResultRow, read_rows
 from xlmk.tables import (FINETUNE_METRICS, Table, ablation_table, distinct_models, finetune_table, render,
                          version_conflicts)
 
@@ -14,6 +15,8 @@ FINETUNE_TASKS = list(FINETUNE_METRICS)
 XTREME_NAMES = ("paws-x", "xnli", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc", "tatoeba")
 XTREME_ONLY = ("paws-x", "udpos", "xquad", "tydiqa", "bucc", "tatoeba")  # not in the paper's XGLUE tables
 PROBE_TASKS = ["lama", "mlama", "xep", "xor"]
+SWEEP_SCORES = [("mlqa", "f1", "MLQA F1"), ("ner", "f1", "NER F1"), ("xnli", "accuracy", "XNLI acc"),
+                ("xep", "accuracy", "XEP acc"), ("xor", "accuracy", "XOR acc")]
 
 
 def _from_rich(rt: Any, notes: list[str]) -> Table:
@@ -82,34 +85,47 @@ def report(runs: Sequence[str | Path], *, tasks: Iterable[str] | None = None, sp
     return text
 
 
-def sweep_points(runs: Sequence[str | Path], rows: Sequence[ResultRow], split: str = "test") -> tuple[str, dict]:
-    """From a sweep directory (sweep.json): {label: [(value, mean, std over seeds)]} for MLQA F1, NER F1, XNLI
-    accuracy, XEP, XOR."""
+def sweep_points(runs: Sequence[str | Path], split: str = "test") -> tuple[str, dict]:
+    """From sweep directories (sweep.json): {label: [(value, mean, std)]} for MLQA F1, NER F1, XNLI
+    accuracy, XEP, XOR.
+
+    A point is the mean of the Avg over languages of every run behind it, its std over those runs (None
+    for one run): the fine-tuning seeds of a member and, when several sweep directories vary the same key
+    (one per pre-training seed, say), the replicates. A member's rows are read from its own directory, so
+    replicates whose models share a name never mix.
+    """
     from xlmk.tables import model_label, summarise_seeds
 
-    manifests = [Path(r) / "sweep.json" for r in runs if (Path(r) / "sweep.json").is_file()]
-    if not manifests:
+    sweeps = [Path(r) for r in runs if (Path(r) / "sweep.json").is_file()]
+    if not sweeps:
         return "", {}
-    manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
-    parameter = manifest["parameter"]
-    by_model = {m["model_name"]: m["value"] for m in manifest["members"]}
-    points: dict[str, list[tuple[float, float]]] = {}
-    for task, metric, label in [("mlqa", "f1", "MLQA F1"), ("ner", "f1", "NER F1"), ("xnli", "accuracy", "XNLI acc"),
-                                ("xep", "accuracy", "XEP acc"), ("xor", "accuracy", "XOR acc")]:
-        for model, value in by_model.items():
-            sub = [r for r in rows if r.name == task and r.metric == metric and model_label(r) == model
-                   and (r.stage == "probe" or r.split == split) and r.language]
-            if not sub:
+    manifests = {d: json.loads((d / "sweep.json").read_text(encoding="utf-8")) for d in sweeps}
+    parameters = sorted({m["parameter"] for m in manifests.values()})
+    if len(parameters) > 1:
+        raise XlmkError(f"the sweep directories vary different keys ({', '.join(parameters)}); plot them one key at a time")
+    runs_at: dict[str, dict[float, list[float]]] = {}
+    for d, manifest in manifests.items():
+        for member in manifest["members"]:
+            mdir = d / member["dir"]
+            if not mdir.is_dir() or not any(mdir.rglob(RESULTS_FILE)):
                 continue
-            per_seed: dict[Any, dict[str, float]] = {}
-            for r in sub:
-                per_seed.setdefault(r.seed, {})[r.language] = r.value
-            try:
-                summary = summarise_seeds(per_seed, sorted({r.language for r in sub}))
-            except ValueError:
-                continue
-            points.setdefault(label, []).append((float(value), summary.avg["Avg"], summary.std["Avg"]))
-    return parameter, points
+            rows = [r for r in read_rows([mdir]) if model_label(r) == member["model_name"]]
+            for task, metric, label in SWEEP_SCORES:
+                sub = [r for r in rows if r.name == task and r.metric == metric
+                       and (r.stage == "probe" or r.split == split) and r.language]
+                per_seed: dict[Any, dict[str, float]] = {}
+                for r in sub:
+                    per_seed.setdefault(r.seed, {})[r.language] = r.value
+                try:
+                    summary = summarise_seeds(per_seed, sorted({r.language for r in sub}))
+                except ValueError:
+                    continue
+                runs_at.setdefault(label, {}).setdefault(float(member["value"]), []).extend(
+                    s["Avg"] for s in summary.per_seed.values())
+    points = {label: [(value, statistics.fmean(avgs), statistics.stdev(avgs) if len(avgs) > 1 else None)
+                      for value, avgs in sorted(by_value.items())]
+              for label, by_value in runs_at.items()}
+    return parameters[0], points
 
 
 def training_logs(runs: Sequence[str | Path]) -> tuple[dict[str, Path], list[Path]]:
@@ -145,7 +161,7 @@ def write_plots(rows: Sequence[ResultRow], runs: Sequence[str | Path], out: str 
 
     out = Path(out)
     tasks = [t for t in FINETUNE_TASKS if any(r.stage == "finetune" and r.name == t and r.split == split for r in rows)]
-    parameter, points = sweep_points(runs, rows, split)
+    parameter, points = sweep_points(runs, split)
     written: list[Path] = []
     if out.suffix == ".png":
         if points:
