@@ -54,9 +54,12 @@ def settings(study: Path) -> dict[str, list[tuple[int | None, dict[str, float]]]
             mdir = manifest_file.parent / member["dir"]
             if not (mdir / "pretrain").is_dir():
                 continue
+            seed, values = scores(mdir / "pretrain", mdir)
+            if seed is None:  # still training: no rows yet
+                continue
             own = [] if manifest["parameter"] == "seed" else [f"{manifest['parameter']}={member['value']}"]
             label = " ".join([Path(manifest["recipe"]).stem, *shared, *own])
-            found.setdefault(label, []).append(scores(mdir / "pretrain", mdir))
+            found.setdefault(label, []).append((seed, values))
     return found
 
 

@@ -55,9 +55,14 @@ def test_settings_group_seeds_and_replicate_sweeps(tmp_path):
     _pretrain(tmp_path / "parent", 1, xep=4.0, xor=2.0, mlm=6.41)
     _probe(tmp_path / "parent-probe" / "xep", "xep", {"en": 0.5, "de": 0.3})
     _sweep(tmp_path / "xlmk-literal-tiny", "xlmk-literal-tiny", "seed", ["1", "2"], common, int)
+    manifest = tmp_path / "xlmk-literal-tiny" / "sweep.json"
+    m = json.loads(manifest.read_text())
+    m["members"].append({"value": "3", "model_name": "xlmk-literal-tiny_seed=3", "dir": "xlmk-literal-tiny_seed=3"})
+    manifest.write_text(json.dumps(m))
     for s in (1, 2):
         _sweep(tmp_path / f"cosine-seed{s}", "xlmk-literal-tiny", "loss.temperature", ["0.05", "0.1"],
                [*common, f"seed={s}", "loss.similarity=cosine"], lambda v, s=s: s)
+    (tmp_path / "xlmk-literal-tiny" / "xlmk-literal-tiny_seed=3" / "pretrain").mkdir(parents=True)  # still training
     found = mod.settings(tmp_path)
     assert sorted(found) == ["xlmk-literal-tiny",
                              "xlmk-literal-tiny loss.similarity=cosine loss.temperature=0.05",
