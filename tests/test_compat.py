@@ -37,3 +37,13 @@ def test_a_bare_tokenizer_json_gets_xlmr_special_tokens(tmp_path):
     tok = load_xlmr_tokenizer(tmp_path)
     assert (tok.bos_token, tok.eos_token, tok.pad_token_id, tok.mask_token_id) == ("<s>", "</s>", 1, 12)
     assert tok("in France")["input_ids"] == [0, 6, 7, 2]
+
+
+def test_trainer_arguments_written_the_5x_way_mean_the_same_under_4x(tmp_path):
+    from xlmk.compat import trainer_arguments
+
+    args = trainer_arguments(output_dir=str(tmp_path), warmup_steps=0.1, train_sampling_strategy="group_by_length",
+                             report_to=[], save_strategy="no", use_cpu=True)
+    assert args.get_warmup_steps(100) == 10
+    assert getattr(args, "group_by_length", None) is True or args.train_sampling_strategy == "group_by_length"
+    assert trainer_arguments(output_dir=str(tmp_path), warmup_steps=5, report_to=[], use_cpu=True).get_warmup_steps(100) == 5

@@ -57,3 +57,19 @@ def load_xlmr_tokenizer(path: str | Path) -> Any:
     """XLM-R's tokenizer from a directory holding a bare `tokenizer.json`: the XLM-R class (not `AutoTokenizer`,
     which finds no config there) declares `<s> </s> <pad> <mask>`."""
     return xlmr_tokenizer_class().from_pretrained(str(path))
+
+
+def trainer_arguments(**kwargs: Any) -> Any:
+    """`TrainingArguments` written the 5.x way (the Trainer baselines of the benchmarks): a `warmup_steps`
+    below 1 is a ratio (4.x: `warmup_ratio`), `train_sampling_strategy="group_by_length"` is 4.x's
+    `group_by_length=True`."""
+    from transformers import TrainingArguments
+
+    if transformers_major() < 5:
+        if 0 < kwargs.get("warmup_steps", 0) < 1:
+            kwargs["warmup_ratio"] = kwargs.pop("warmup_steps")
+        strategy = kwargs.pop("train_sampling_strategy", "random")
+        if strategy not in ("random", "group_by_length"):
+            raise ValueError(f"train_sampling_strategy={strategy!r}: transformers 4.x knows random and group_by_length")
+        kwargs["group_by_length"] = strategy == "group_by_length"
+    return TrainingArguments(**kwargs)
