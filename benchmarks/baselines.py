@@ -156,12 +156,14 @@ def time_xlmk_finetune(world: FinetuneWorld, *, batch: int = 32, precision: str 
 
 def time_trainer_finetune(world: FinetuneWorld, out: Path, *, batch: int = 32, precision: str = "no") -> float:
     """Seconds of `from_pretrained` + `Trainer.train()` for one epoch of the same features."""
-    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer
+
+    from xlmk.compat import trainer_arguments
 
     _, train = world.feats["train"]
     rows = [{"input_ids": train.columns["input_ids"][i], "attention_mask": train.columns["attention_mask"][i],
              "labels": train.columns["labels"][i]} for i in range(len(train))]
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch, num_train_epochs=1,
+    args = trainer_arguments(output_dir=str(out), per_device_train_batch_size=batch, num_train_epochs=1,
                              learning_rate=5e-5, warmup_steps=0.1, logging_steps=10_000, save_strategy="no",
                              report_to=[], seed=1, dataloader_num_workers=0, disable_tqdm=True,
                              train_sampling_strategy="group_by_length", bf16=precision == "bf16")

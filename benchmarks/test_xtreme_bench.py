@@ -110,14 +110,15 @@ def _ours(setup) -> float:
 
 
 def _trainer(setup, out) -> float:
-    from transformers import (DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer
+
+    from xlmk.compat import trainer_arguments
 
     kind, model_dir, tok, task, feats = setup
     _, train = feats["train"]
     rows = [{k: v[i] for k, v in train.columns.items()} for i in range(len(train))]
     collator = DataCollatorWithPadding(tok) if kind == "qa" else DataCollatorForTokenClassification(tok)
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1,
+    args = trainer_arguments(output_dir=str(out), per_device_train_batch_size=BATCH, num_train_epochs=1,
                              learning_rate=5e-5, warmup_steps=0.1, logging_steps=10_000, save_strategy="no",
                              report_to=[], seed=1, dataloader_num_workers=0, disable_tqdm=True,
                              train_sampling_strategy="group_by_length")

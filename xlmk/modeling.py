@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from xlmk.compat import load_xlmr_tokenizer, xlmr_tokenizer_from_vocab
 from xlmk.contracts import check_model_location  # noqa: F401 - re-exported: the CLI and stages check paths
 from xlmk.errors import ConfigError, TrainingError
 
@@ -66,7 +67,6 @@ def xlmr_tokenizer_file() -> Path:
 def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
     """A Unigram tokenizer with XLM-R's special tokens and Metaspace pre-tokenization; `<mask>` last."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import XLMRobertaTokenizer
 
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFKC()
@@ -96,7 +96,7 @@ def train_sample_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> Any:
     pieces = specials + body
     rest = sorted((v for v in pieces if v[0] not in SPECIALS), key=lambda v: (-v[1], v[0]))  # ties in a fixed order
     vocab = specials + rest + [("<mask>", 0.0)]
-    return XLMRobertaTokenizer(vocab=vocab)
+    return xlmr_tokenizer_from_vocab(vocab)
 
 
 def sample_world_texts() -> list[str]:
@@ -123,15 +123,14 @@ def init_model(
 ) -> Path:
     """Write a randomly initialised XLMRobertaForMaskedLM and its tokenizer to `out_dir`."""
     import torch
-    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaTokenizer
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
 
     quiet_transformers()
     if size not in SIZES:
         raise ConfigError(f"unknown size {size!r} (one of: {', '.join(SIZES)})")
     out = Path(out_dir)
     if tokenizer == "xlmr":
-        # the XLM-R class (not Auto*) sets <s>, </s>, <pad>, <mask> from a bare tokenizer.json
-        tok = XLMRobertaTokenizer.from_pretrained(str(xlmr_tokenizer_file().parent))
+        tok = load_xlmr_tokenizer(xlmr_tokenizer_file().parent)
     elif tokenizer == "sample":
         tok = train_sample_tokenizer(sample_world_texts(), vocab_size=vocab_size)
     else:

@@ -48,11 +48,10 @@ def small_model(realdata, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def xlmr_tokenizer():
     """XLM-R's real 250k-piece tokenizer (special tokens declared: <pad> = 1, <mask> = 250001)."""
-    from transformers import XLMRobertaTokenizer
-
+    from xlmk.compat import load_xlmr_tokenizer
     from xlmk.modeling import xlmr_tokenizer_file
 
-    return XLMRobertaTokenizer.from_pretrained(str(xlmr_tokenizer_file().parent))
+    return load_xlmr_tokenizer(xlmr_tokenizer_file().parent)
 
 
 @pytest.fixture(scope="session")

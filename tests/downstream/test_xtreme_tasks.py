@@ -127,7 +127,9 @@ RUNS = {
     "udpos": (["en", "es"], ["task.max_train_examples=40"]),
     "xquad": (["en", "zh"], ["task.max_train_examples=24"]),
     "tydiqa": (["en", "ar"], ["task.max_train_examples=24"]),
-    "bucc": (["de", "zh"], []),
+    # zh shares no script with en: a random encoder finds a zh dev pair only by luck (none for 2 seeds in 6
+    # under transformers 5, 4 in 6 under 4.57), and then no threshold can be chosen; de's names are shared
+    "bucc": (["de"], []),
     "tatoeba": (["de", "zh"], []),
 }
 

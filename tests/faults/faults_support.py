@@ -14,6 +14,8 @@ from typing import Callable, Iterator
 from xlmk.rundir import LOCK_FILE, read_holder
 
 ROOT = Path(__file__).resolve().parents[2]
+# this checkout first, then whatever the tests run under (`make test-tf4` puts transformers 4.x there)
+PYTHONPATH = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 # a pre-training run of a few steps (one checkpoint on the way)
 PRETRAIN = ["optim.max_steps=4", "optim.warmup_steps=1", "run.save_every=2", "run.log_every=1",
             "batch.effective_size=8", "batch.micro_size=8", "tasks.mlm.max_length=32", "run.heldout_max=0"]
@@ -22,7 +24,7 @@ FINETUNE = ["optim.batch_size=8", "task.max_length=32", "run.save_model=false", 
 
 def xlmk(*args: str) -> subprocess.Popen:
     """`xlmk ARGS` in a fresh process (this checkout's xlmk, the tests' cache)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XLMK_QUIET="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=PYTHONPATH, XLMK_QUIET="1", OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, "-m", "xlmk.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from faults_support import ROOT
+from faults_support import PYTHONPATH
 from xlmk.errors import ConfigError, DataError
 from xlmk.results import ResultRow, append_rows, read_rows, remove_rows, row_key
 from xlmk.rundir import LOCK_FILE, RunBusyError, differences, lock, open_run, read_state
@@ -21,7 +21,7 @@ HOLD = ("import sys, time; from xlmk.rundir import lock; lock(sys.argv[1], what=
 
 def test_a_held_directory_is_refused_naming_its_holder_and_a_killed_holder_frees_it(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=dict(os.environ, PYTHONPATH=PYTHONPATH))
     try:
         assert proc.stdout.readline().strip() == "held"
         with pytest.raises(RunBusyError) as err:

@@ -17,6 +17,8 @@ from xlmk.config import recipe_to_yaml
 from xlmk.pretrain.recipe import PretrainRecipe
 
 ROOT = Path(__file__).resolve().parents[2]
+# this checkout first, then whatever the tests run under (`make test-tf4` puts transformers 4.x there)
+PYTHONPATH = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
 LOSSES = ("mlm_loss", "mep_loss", "oe_loss", "mep_acc", "oe_acc", "lr", "grad_norm")
 
 
@@ -41,7 +43,7 @@ def test_kill_and_resume_reaches_the_uninterrupted_result(recipe_data, prepared,
     whole = pretrain(str(path), output_dir=tmp_path / "whole")
 
     killed = tmp_path / "killed"
-    env = dict(os.environ, XLMK_QUIET="1", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, XLMK_QUIET="1", PYTHONPATH=PYTHONPATH, OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "xlmk.cli.pretrain", "--recipe", str(path), "--out", str(killed)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stop_at = random.Random().randint(5, 30)

@@ -18,7 +18,7 @@ WORDS = ["Paris", "Berlin", "Rome", "London", "Lebanon", "Columbus", "Glasgow", 
 
 def make_tokenizer(words=WORDS, texts=()):
     """XLM-R style tokenizer: whole-word pieces for `words`, single characters for everything else."""
-    from transformers import XLMRobertaTokenizer
+    from xlmk.compat import xlmr_tokenizer_from_vocab
 
     chars = sorted({c for t in list(words) + list(texts) for c in t if not c.isspace()})
     vocab = [(s, 0.0) for s in SPECIALS] + [("▁" + w, -1.0) for w in words]
@@ -28,7 +28,7 @@ def make_tokenizer(words=WORDS, texts=()):
         if piece not in seen:
             seen.add(piece)
             uniq.append((piece, score))
-    return XLMRobertaTokenizer(vocab=uniq + [("<mask>", 0.0)])
+    return xlmr_tokenizer_from_vocab(uniq + [("<mask>", 0.0)])
 
 
 def make_model(tok, seed: int = 0, hidden: int = 32):
