@@ -31,9 +31,13 @@ ABBREVIATIONS: dict[str, frozenset[str]] = {
 ORDINAL_DOT = frozenset("de da no nb nn fi cs sk hu hr sl sr bs tr lv et is fo eu".split())
 
 
+_NEXT_CHAR = re.compile(r"\S")
+
+
 def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
-    rest = text[end:].lstrip()
-    if rest and rest[0].islower():
+    """`lang` is the base language (no region); the next word is found without copying the rest."""
+    nxt = _NEXT_CHAR.search(text, end)
+    if nxt is not None and nxt.group().islower():
         return False
     if text[dot_at] != ".":
         return True
@@ -43,18 +47,17 @@ def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
     word = text[word_start:dot_at].lstrip("(\"'«“")
     if len(word) == 1 and word.isalpha():  # an initial: "J. R. R. Tolkien"
         return False
-    if word.lower() in ABBREVIATIONS.get(lang.split("-")[0], ()):
+    if word.lower() in ABBREVIATIONS.get(lang, ()):
         return False
-    return not (word.isdigit() and lang.split("-")[0] in ORDINAL_DOT)
+    return not (word.isdigit() and lang in ORDINAL_DOT)
 
 
 def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
-    cuts = set()
-    for m in _HARD.finditer(text):
-        cuts.add(m.end())
+    cuts = {m.end() for m in _HARD.finditer(text)}
+    base = lang.split("-")[0]
     for m in _SOFT.finditer(text):
-        if _is_soft_end(text, m.start(), m.end(), lang):
+        if _is_soft_end(text, m.start(), m.end(), base):
             cuts.add(m.end())
     pos = text.find("\n")
     while pos != -1:
@@ -68,13 +71,11 @@ def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) 
         cuts = {c for c in cuts if not _inside(ordered, begins, c)}
     spans, prev = [], 0
     for c in sorted(cuts) + [len(text)]:
-        s, e = prev, c
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            spans.append((s, e))
+        piece = text[prev:c]
+        core = piece.strip()  # str.strip drops what str.isspace calls blank
+        if core:
+            s = prev + len(piece) - len(piece.lstrip())
+            spans.append((s, s + len(core)))
         prev = c
     return spans
 

@@ -10,6 +10,7 @@ import bisect
 import re
 
 _WS_FIX = str.maketrans({"\t": " ", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\r": "\n"})
+_WS_ODD = re.compile("[\t\u00a0\u2009\u202f\r]")  # most pages hold none: then no translate pass
 _EMPTY_BRACKETS = re.compile(r" ?\((?:\s|[,;])*\)")
 # Runs of blanks that need work: two or more, at either end, or a single blank before , or .
 _BLANKS = re.compile(r"[ \n]{2,}|^[ \n]+|[ \n]+$| (?=[,.])")
@@ -62,7 +63,8 @@ def _delete(text: str, cuts: list[tuple[int, int]], spans: list[list[int]]) -> s
 
 def tidy(text: str, spans: list[list[int]]) -> str:
     """Tidy `text`, moving each [start, end] in `spans` (in place); spans end up trimmed of blanks."""
-    text = text.translate(_WS_FIX)
+    if _WS_ODD.search(text):
+        text = text.translate(_WS_FIX)
     if "(" in text:
         text = _delete(text, [m.span() for m in _EMPTY_BRACKETS.finditer(text)], spans)
     text = _delete(text, _blank_cuts(text), spans)

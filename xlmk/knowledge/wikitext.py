@@ -167,14 +167,14 @@ class _TokenWalker:
         opens, closes, seps, match = K.opens, K.closes, K.seps, self.match
         body_open, body_close, text_cls = K.body_open, K.body_close, K.text
         stack: list[int] = []
-        for i, cls in enumerate(map(type, tokens)):
-            if cls is text_cls:  # half of all tokens; nothing to pair
-                continue
+        classes = list(map(type, tokens))
+        for i in [i for i, cls in enumerate(classes) if cls is not text_cls]:  # text (half) pairs nothing
+            cls = classes[i]
             if cls in opens:
                 stack.append(i)
             elif cls in closes:
                 want = closes[cls]
-                while stack and type(tokens[stack[-1]]) is not want:
+                while stack and classes[stack[-1]] is not want:
                     stack.pop()  # never happens with the tokenizer's balanced output
                 if stack:
                     match[stack.pop()] = i
@@ -297,9 +297,17 @@ class _TokenWalker:
         if kind in ("file", "category", "interlanguage") and not target.colon:
             return  # rendered as an image, a category or a sidebar entry, not as text
         start = self.length
-        if title_end < j and self.shows_text(title_end + 1, j):
-            self.walk(title_end + 1, j, True)
-        else:  # shown as typed, minus a leading colon
+        label = toks[title_end + 1] if title_end + 2 == j else None
+        if type(label) is text_cls:  # most labels are one text token: shown as walk() would show it
+            text = label["text"]
+            shows = not text.isspace()
+            if shows:
+                self.add(_visible(text) if "'" in text or "_" in text or "<" in text else text)
+        else:
+            shows = title_end < j and self.shows_text(title_end + 1, j)
+            if shows:
+                self.walk(title_end + 1, j, True)
+        if not shows:  # shown as typed, minus a leading colon
             shown = html.unescape(raw).strip()
             self.add(shown[1:].lstrip() if shown.startswith(":") else shown)
         if kind == ARTICLE:
