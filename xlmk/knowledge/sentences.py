@@ -63,14 +63,20 @@ def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) 
     while pos != -1:
         cuts.add(pos)
         pos = text.find("\n", pos + 1)
+    ordered_cuts = sorted(cuts)
     if protected:
         # Protected spans (a page's links) do not overlap, so only the last one starting before a
-        # cut can hold it.
-        ordered = sorted(protected)
-        begins = [s for s, _ in ordered]
-        cuts = {c for c in cuts if not _inside(ordered, begins, c)}
+        # cut can hold it; cuts and spans are both in order, so one pass pairs them.
+        ordered, kept, k = sorted(protected), [], 0
+        for c in ordered_cuts:
+            while k < len(ordered) and ordered[k][0] < c:
+                k += 1
+            if not (k and c < ordered[k - 1][1]):
+                kept.append(c)
+        ordered_cuts = kept
+    ordered_cuts.append(len(text))
     spans, prev = [], 0
-    for c in sorted(cuts) + [len(text)]:
+    for c in ordered_cuts:
         piece = text[prev:c]
         core = piece.strip()  # str.strip drops what str.isspace calls blank
         if core:
@@ -78,11 +84,6 @@ def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) 
             spans.append((s, s + len(core)))
         prev = c
     return spans
-
-
-def _inside(ordered: list[tuple[int, int]], begins: list[int], cut: int) -> bool:
-    i = bisect.bisect_left(begins, cut) - 1
-    return i >= 0 and cut < ordered[i][1]
 
 
 def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):
