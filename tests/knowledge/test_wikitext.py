@@ -121,3 +121,19 @@ def test_odd_spaces_become_plain_ones_before_offsets_are_taken(space):
     page = clean(f"A{space}{space}[[b|c{space}d]]{space}E\r[[F]]")
     assert page.text == "A c d E\nF"
     assert anchors(page) == [("c d", "B"), ("F", "F")]
+
+
+@pytest.mark.parametrize("text,spans,tidied,moved", [
+    (" a  b \n\n c .", [[1, 2], [3, 5]], "a b\nc.", [[0, 1], [2, 3]]),
+    ("\na ,b", [[1, 2]], "a,b", [[0, 1]]),  # one blank at the start, one before a comma
+    ("a b ", [[2, 4]], "a b", [[2, 3]]),  # one blank at the end
+    (" ", [], "", []),
+    ("\n", [], "", []),
+    ("a\n", [[0, 2]], "a", [[0, 1]]),
+    (" ,a", [[1, 3]], ",a", [[0, 2]]),
+])
+def test_tidy_blanks_at_the_ends_and_before_punctuation(text, spans, tidied, moved):
+    from xlmk.knowledge.tidy import tidy
+
+    assert tidy(text, spans) == tidied
+    assert spans == moved
