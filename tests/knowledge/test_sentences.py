@@ -42,3 +42,24 @@ def test_link_across_a_chinese_full_stop_stays_whole():
     span = (text.index("一"), text.index("》"))
     held = sentences_of_spans(text, "zh", [span])[0]
     assert held[0] <= span[0] and span[1] <= held[1]
+
+
+def test_only_cuts_inside_a_span_are_dropped_whatever_the_order_of_spans():
+    text = "Ab cd. Ef gh. Ij kl. Mn op."
+    assert split(text, "en") == ["Ab cd.", "Ef gh.", "Ij kl.", "Mn op."]
+    # a span over the cut after "gh." holds it; spans that end or begin exactly at a cut do not
+    spans = [(21, 27), (10, 16), (0, 6), (20, 21)]
+    assert split(text, "en", spans) == ["Ab cd.", "Ef gh. Ij kl.", "Mn op."]
+    held = sentences_of_spans(text, "en", spans)
+    assert [text[h[0]:h[1]] if h else None for h in held] == ["Mn op.", "Ef gh. Ij kl.", "Ab cd.", None]
+
+
+def test_a_span_across_a_line_break_keeps_its_lines_together():
+    text = "Ab cd. Ef\ngh. Ij"
+    assert split(text, "en") == ["Ab cd.", "Ef", "gh.", "Ij"]
+    assert split(text, "en", [(7, 11)]) == ["Ab cd.", "Ef\ngh.", "Ij"]
+
+
+def test_blanks_around_sentences_are_trimmed_whatever_kind():
+    text = "\u3000 Ab cd.\u00a0\u2009 Ef gh. \t\n\x1c Ij \u2028"
+    assert split(text, "en") == ["Ab cd.", "Ef gh.", "Ij"]

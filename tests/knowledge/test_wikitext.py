@@ -94,3 +94,46 @@ def test_language_converter_markup():
         "A 简体 B literal C "
     page = clean_wikitext("北京-{zh-hans:[[首都]];zh-hant:[[首都]]}-。", SiteInfo("zh"))
     assert page.text == "北京首都。" and page.links == [(2, 4, "首都")]
+
+
+@pytest.mark.parametrize("wikitext,text,expected,empty", [
+    ("A [[b|c d]] E", "A c d E", [("c d", "B")], 0),
+    ("A [[ b ]] E", "A b E", [("b", "B")], 0),
+    ("A [[b| ]] E", "A b E", [("b", "B")], 0),  # a blank label shows the title as typed
+    ("A [[b|]] E", "A b E", [("b", "B")], 0),
+    ("A [[b|''c'']] E", "A c E", [("c", "B")], 0),
+    ("A [[b|x<foo>y]] E", "A xy E", [("xy", "B")], 0),
+    ("A [[b|&amp;]] E", "A & E", [("&", "B")], 0),
+    ("A [[b|[[c]]]] E", "A c E", [("c", "B")], 0),
+    ("A [[b&#x41;c|d]] E", "A d E", [("d", "BAc")], 0),
+    ("A [[b|<!---->]] E", "A E", [], 1),  # markup that shows nothing leaves an empty link
+    ("A [[b|{{t}}]] E", "A E", [], 1),
+])
+def test_link_labels_and_titles_of_one_token_or_several(wikitext, text, expected, empty):
+    page = clean(wikitext)
+    assert page.text == text
+    assert anchors(page) == expected
+    assert page.stats["links_article"] == 1 and page.stats["links_empty_text"] == empty
+
+
+@pytest.mark.parametrize("space", ["\t", "\u00a0", "\u2009", "\u202f"])
+def test_odd_spaces_become_plain_ones_before_offsets_are_taken(space):
+    page = clean(f"A{space}{space}[[b|c{space}d]]{space}E\r[[F]]")
+    assert page.text == "A c d E\nF"
+    assert anchors(page) == [("c d", "B"), ("F", "F")]
+
+
+@pytest.mark.parametrize("text,spans,tidied,moved", [
+    (" a  b \n\n c .", [[1, 2], [3, 5]], "a b\nc.", [[0, 1], [2, 3]]),
+    ("\na ,b", [[1, 2]], "a,b", [[0, 1]]),  # one blank at the start, one before a comma
+    ("a b ", [[2, 4]], "a b", [[2, 3]]),  # one blank at the end
+    (" ", [], "", []),
+    ("\n", [], "", []),
+    ("a\n", [[0, 2]], "a", [[0, 1]]),
+    (" ,a", [[1, 3]], ",a", [[0, 2]]),
+])
+def test_tidy_blanks_at_the_ends_and_before_punctuation(text, spans, tidied, moved):
+    from xlmk.knowledge.tidy import tidy
+
+    assert tidy(text, spans) == tidied
+    assert spans == moved

@@ -31,9 +31,13 @@ ABBREVIATIONS: dict[str, frozenset[str]] = {
 ORDINAL_DOT = frozenset("de da no nb nn fi cs sk hu hr sl sr bs tr lv et is fo eu".split())
 
 
+_NEXT_CHAR = re.compile(r"\S")
+
+
 def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
-    rest = text[end:].lstrip()
-    if rest and rest[0].islower():
+    """`lang` is the base language (no region); the next word is found without copying the rest."""
+    nxt = _NEXT_CHAR.search(text, end)
+    if nxt is not None and nxt.group().islower():
         return False
     if text[dot_at] != ".":
         return True
@@ -43,45 +47,43 @@ def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
     word = text[word_start:dot_at].lstrip("(\"'«“")
     if len(word) == 1 and word.isalpha():  # an initial: "J. R. R. Tolkien"
         return False
-    if word.lower() in ABBREVIATIONS.get(lang.split("-")[0], ()):
+    if word.lower() in ABBREVIATIONS.get(lang, ()):
         return False
-    return not (word.isdigit() and lang.split("-")[0] in ORDINAL_DOT)
+    return not (word.isdigit() and lang in ORDINAL_DOT)
 
 
 def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
-    cuts = set()
-    for m in _HARD.finditer(text):
-        cuts.add(m.end())
+    cuts = {m.end() for m in _HARD.finditer(text)}
+    base = lang.split("-")[0]
     for m in _SOFT.finditer(text):
-        if _is_soft_end(text, m.start(), m.end(), lang):
+        if _is_soft_end(text, m.start(), m.end(), base):
             cuts.add(m.end())
     pos = text.find("\n")
     while pos != -1:
         cuts.add(pos)
         pos = text.find("\n", pos + 1)
+    ordered_cuts = sorted(cuts)
     if protected:
         # Protected spans (a page's links) do not overlap, so only the last one starting before a
-        # cut can hold it.
-        ordered = sorted(protected)
-        begins = [s for s, _ in ordered]
-        cuts = {c for c in cuts if not _inside(ordered, begins, c)}
+        # cut can hold it; cuts and spans are both in order, so one pass pairs them.
+        ordered, kept, k = sorted(protected), [], 0
+        for c in ordered_cuts:
+            while k < len(ordered) and ordered[k][0] < c:
+                k += 1
+            if not (k and c < ordered[k - 1][1]):
+                kept.append(c)
+        ordered_cuts = kept
+    ordered_cuts.append(len(text))
     spans, prev = [], 0
-    for c in sorted(cuts) + [len(text)]:
-        s, e = prev, c
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            spans.append((s, e))
+    for c in ordered_cuts:
+        piece = text[prev:c]
+        core = piece.strip()  # str.strip drops what str.isspace calls blank
+        if core:
+            s = prev + len(piece) - len(piece.lstrip())
+            spans.append((s, s + len(core)))
         prev = c
     return spans
-
-
-def _inside(ordered: list[tuple[int, int]], begins: list[int], cut: int) -> bool:
-    i = bisect.bisect_left(begins, cut) - 1
-    return i >= 0 and cut < ordered[i][1]
 
 
 def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):

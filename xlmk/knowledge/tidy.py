@@ -10,17 +10,28 @@ import bisect
 import re
 
 _WS_FIX = str.maketrans({"\t": " ", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\r": "\n"})
+_WS_ODD = re.compile("[\t\u00a0\u2009\u202f\r]")  # most pages hold none: then no translate pass
 _EMPTY_BRACKETS = re.compile(r" ?\((?:\s|[,;])*\)")
-# Runs of blanks that need work: two or more, at either end, or a single blank before , or .
-_BLANKS = re.compile(r"[ \n]{2,}|^[ \n]+|[ \n]+$| (?=[,.])")
+# Runs of blanks that need work: two or more, or a single blank before , or . (a single blank at
+# either end is added by hand: anchored branches in this pattern would slow its scan twofold).
+_BLANKS = re.compile(r"[ \n]{2,}| (?=[,.])")
+
+
+def _blank_runs(text: str) -> list[tuple[int, int]]:
+    """Runs of two or more blanks, a blank before , or ., and the blank runs at either end, in order."""
+    runs, n = [m.span() for m in _BLANKS.finditer(text)], len(text)
+    if n and text[0] in " \n" and not (runs and runs[0][0] == 0):
+        runs.insert(0, (0, 1))
+    if n and text[-1] in " \n" and not (runs and runs[-1][1] == n):
+        runs.append((n - 1, n))
+    return runs
 
 
 def _blank_cuts(text: str) -> list[tuple[int, int]]:
     """Stretches to delete so that each run of blanks becomes one newline (if it held one) or one
     space, with no blank at either end or before a comma or full stop."""
     cuts, n = [], len(text)
-    for m in _BLANKS.finditer(text):
-        s, e = m.span()
+    for s, e in _blank_runs(text):
         if s == 0 or e == n or (text[e] in ",." and "\n" not in text[s:e]):
             cuts.append((s, e))
             continue
@@ -62,7 +73,8 @@ def _delete(text: str, cuts: list[tuple[int, int]], spans: list[list[int]]) -> s
 
 def tidy(text: str, spans: list[list[int]]) -> str:
     """Tidy `text`, moving each [start, end] in `spans` (in place); spans end up trimmed of blanks."""
-    text = text.translate(_WS_FIX)
+    if _WS_ODD.search(text):
+        text = text.translate(_WS_FIX)
     if "(" in text:
         text = _delete(text, [m.span() for m in _EMPTY_BRACKETS.finditer(text)], spans)
     text = _delete(text, _blank_cuts(text), spans)

@@ -119,13 +119,43 @@ def _tokenizer():
     return _TOKENIZER
 
 
+class _Kinds:
+    """mwparserfromhell's token classes and the tables that pair them, looked up once per process."""
+
+    def __init__(self) -> None:
+        from mwparserfromhell.parser import tokens as T
+
+        self.text, self.link, self.entity, self.tag = T.Text, T.WikilinkOpen, T.HTMLEntityStart, T.TagOpenOpen
+        self.heading, self.external = T.HeadingStart, T.ExternalLinkOpen
+        self.hidden = frozenset([T.TemplateOpen, T.ArgumentOpen, T.CommentStart])  # not visible prose
+        self.entity_parts = {T.HTMLEntityStart: "&", T.HTMLEntityNumeric: "#", T.HTMLEntityEnd: ";"}
+        self.entity_hex = T.HTMLEntityHex
+        self.opens = {T.TemplateOpen: T.TemplateClose, T.ArgumentOpen: T.ArgumentClose,
+                      T.WikilinkOpen: T.WikilinkClose, T.ExternalLinkOpen: T.ExternalLinkClose,
+                      T.HeadingStart: T.HeadingEnd, T.CommentStart: T.CommentEnd,
+                      T.HTMLEntityStart: T.HTMLEntityEnd, T.TagOpenOpen: T.TagCloseClose}
+        self.closes = {v: k for k, v in self.opens.items()}
+        self.closes[T.TagCloseSelfclose] = T.TagOpenOpen
+        self.seps = frozenset([T.WikilinkSeparator, T.ExternalLinkSeparator])
+        self.body_open, self.body_close = T.TagCloseOpen, T.TagOpenClose
+
+
+_KINDS: _Kinds | None = None
+
+
+def _kinds() -> _Kinds:
+    global _KINDS
+    if _KINDS is None:
+        _KINDS = _Kinds()
+    return _KINDS
+
+
 class _TokenWalker:
     """Writes the visible text of a balanced token list; `match[i]` closes the construct opened at i."""
 
     def __init__(self, tokens, site: SiteInfo) -> None:
-        from mwparserfromhell.parser import tokens as T
-
-        self.T, self.toks, self.site = T, tokens, site
+        self.K = K = _kinds()
+        self.toks, self.site = tokens, site
         self.parts: list[str] = []
         self.length = 0
         self.links: list[tuple[int, int, str]] = []
@@ -134,34 +164,27 @@ class _TokenWalker:
         self.match: dict[int, int] = {}
         self.sep: dict[int, int] = {}  # first separator of a wiki or external link
         self.body: dict[int, list[int]] = {}  # tag -> [TagCloseOpen, TagOpenClose]
-        opens = {T.TemplateOpen: T.TemplateClose, T.ArgumentOpen: T.ArgumentClose,
-                 T.WikilinkOpen: T.WikilinkClose, T.ExternalLinkOpen: T.ExternalLinkClose,
-                 T.HeadingStart: T.HeadingEnd, T.CommentStart: T.CommentEnd,
-                 T.HTMLEntityStart: T.HTMLEntityEnd, T.TagOpenOpen: T.TagCloseClose}
-        closes = {v: k for k, v in opens.items()}
-        closes[T.TagCloseSelfclose] = T.TagOpenOpen
-        seps = (T.WikilinkSeparator, T.ExternalLinkSeparator)
+        opens, closes, seps, match = K.opens, K.closes, K.seps, self.match
+        body_open, body_close, text_cls = K.body_open, K.body_close, K.text
         stack: list[int] = []
-        text_cls = T.Text
-        for i, tok in enumerate(tokens):
-            cls = type(tok)
-            if cls is text_cls:  # half of all tokens; nothing to pair
-                continue
+        classes = list(map(type, tokens))
+        for i in [i for i, cls in enumerate(classes) if cls is not text_cls]:  # text (half) pairs nothing
+            cls = classes[i]
             if cls in opens:
                 stack.append(i)
             elif cls in closes:
                 want = closes[cls]
-                while stack and type(tokens[stack[-1]]) is not want:
+                while stack and classes[stack[-1]] is not want:
                     stack.pop()  # never happens with the tokenizer's balanced output
                 if stack:
-                    self.match[stack.pop()] = i
+                    match[stack.pop()] = i
             elif not stack:
                 continue
             elif cls in seps:
                 self.sep.setdefault(stack[-1], i)
-            elif cls is T.TagCloseOpen:
+            elif cls is body_open:
                 self.body.setdefault(stack[-1], [i, i])
-            elif cls is T.TagOpenClose and stack[-1] in self.body:
+            elif cls is body_close and stack[-1] in self.body:
                 self.body[stack[-1]][1] = i
 
     def add(self, text: str) -> None:
@@ -170,77 +193,75 @@ class _TokenWalker:
             self.length += len(text)
 
     def walk(self, i: int, end: int, in_link: bool) -> None:
-        T, toks = self.T, self.toks
+        K, toks, parts, match = self.K, self.toks, self.parts, self.match
+        text_cls, link_cls, tag_cls, hidden = K.text, K.link, K.tag, K.hidden
         while i < end:
             tok = toks[i]
             cls = type(tok)
-            if cls is T.Text:
-                text = tok.text
+            if cls is text_cls:
+                text = tok["text"]
                 if "'" in text or "_" in text or "<" in text:
                     text = _visible(text)
                 if text:
-                    self.parts.append(text)
+                    parts.append(text)
                     self.length += len(text)
-            elif cls is T.WikilinkOpen:
-                j = self.match.get(i, i)
+            elif cls is link_cls:
+                j = match.get(i, i)
                 if in_link:  # a link inside link text: only its words show
                     sep = self.sep.get(i)
                     self.walk(sep + 1 if sep is not None and sep < j else i + 1, j, True)
                 else:
                     self.link(i, j)
                 i = j
-            elif cls is T.HTMLEntityStart:
-                j = self.match.get(i, i)
+            elif cls is tag_cls:
+                self.tag(i, in_link)
+                i = match.get(i, i)
+            elif cls in hidden:
+                i = match.get(i, i)
+            elif cls is K.entity:
+                j = match.get(i, i)
                 self.add(html.unescape(self.raw(i, j + 1)))
                 i = j
-            elif cls is T.TagOpenOpen:
-                self.tag(i, in_link)
-                i = self.match.get(i, i)
-            elif cls is T.HeadingStart:
-                j = self.match.get(i, i)
+            elif cls is K.heading:
+                j = match.get(i, i)
                 self.add("\n")
                 start = self.length
                 self.walk(i + 1, j, in_link)
                 self.headings.append((start, self.length))
                 self.add("\n")
                 i = j
-            elif cls is T.ExternalLinkOpen:
-                j, sep = self.match.get(i, i), self.sep.get(i)
+            elif cls is K.external:
+                j, sep = match.get(i, i), self.sep.get(i)
                 if tok.get("brackets") and sep is not None and sep < j:
                     self.walk(sep + 1, j, True)  # [url text] shows its text; a bare URL is noise
                 i = j
-            elif cls is T.TemplateOpen or cls is T.ArgumentOpen or cls is T.CommentStart:
-                i = self.match.get(i, i)  # not part of the visible prose
             i += 1
 
     def raw(self, i: int, end: int) -> str:
         """Source text of tokens [i, end) as far as a title needs it (text and entities)."""
-        T, parts = self.T, []
+        K, parts = self.K, []
+        text_cls, entity_parts, entity_hex = K.text, K.entity_parts, K.entity_hex
         for tok in self.toks[i:end]:
             cls = type(tok)
-            if cls is T.Text:
-                parts.append(tok.text)
-            elif cls is T.HTMLEntityStart:
-                parts.append("&")
-            elif cls is T.HTMLEntityNumeric:
-                parts.append("#")
-            elif cls is T.HTMLEntityHex:
+            if cls is text_cls:
+                parts.append(tok["text"])
+            elif cls in entity_parts:
+                parts.append(entity_parts[cls])
+            elif cls is entity_hex:
                 parts.append(tok.get("char") or "x")
-            elif cls is T.HTMLEntityEnd:
-                parts.append(";")
             else:  # a template or tag inside a title: "{" makes it an invalid title
                 parts.append("{")
         return "".join(parts)
 
     def shows_text(self, i: int, end: int) -> bool:
         """Whether tokens [i, end) hold anything but blanks (a link text `[[a| ]]` does not)."""
-        text_cls = self.T.Text
-        return any(type(tok) is not text_cls or not tok.text.isspace() for tok in self.toks[i:end])
+        text_cls = self.K.text
+        return any(type(tok) is not text_cls or not tok["text"].isspace() for tok in self.toks[i:end])
 
     def tag(self, i: int, in_link: bool) -> None:
         toks = self.toks
         name_tok = toks[i + 1] if i + 1 < len(toks) else None
-        name = name_tok.text.strip().lower() if type(name_tok) is self.T.Text else ""
+        name = name_tok["text"].strip().lower() if type(name_tok) is self.K.text else ""
         markup = toks[i].get("wiki_markup")
         if name in DROP_TAGS or markup == "{|":
             self.stats[f"dropped_{name}"] += 1
@@ -259,23 +280,35 @@ class _TokenWalker:
                 self.add("\n")
 
     def link(self, i: int, j: int) -> None:
+        toks, text_cls = self.toks, self.K.text
         sep = self.sep.get(i)
         title_end = sep if sep is not None and sep < j else j
-        raw = self.raw(i + 1, title_end)
+        first = toks[i + 1] if i + 1 < title_end else None
+        # most titles are one text token: its text is what raw() would join
+        raw = first["text"] if title_end == i + 2 and type(first) is text_cls else self.raw(i + 1, title_end)
         cache = self.site.targets  # popular targets recur across pages
         target = cache.get(raw)
         if target is None:
             if len(cache) > 200_000:  # bounded: a worker sees millions of distinct targets
                 cache.clear()
             target = cache[raw] = classify_target(raw, self.site)
-        self.stats[f"links_{target.kind}"] += 1
-        if target.kind in ("file", "category", "interlanguage") and not target.colon:
+        kind = target.kind
+        self.stats["links_" + kind] += 1
+        if kind in ("file", "category", "interlanguage") and not target.colon:
             return  # rendered as an image, a category or a sidebar entry, not as text
         start = self.length
-        if title_end < j and self.shows_text(title_end + 1, j):
-            self.walk(title_end + 1, j, True)
-        else:  # shown as typed, minus a leading colon
-            shown = html.unescape(self.raw(i + 1, title_end)).strip()
+        label = toks[title_end + 1] if title_end + 2 == j else None
+        if type(label) is text_cls:  # most labels are one text token: shown as walk() would show it
+            text = label["text"]
+            shows = not text.isspace()
+            if shows:
+                self.add(_visible(text) if "'" in text or "_" in text or "<" in text else text)
+        else:
+            shows = title_end < j and self.shows_text(title_end + 1, j)
+            if shows:
+                self.walk(title_end + 1, j, True)
+        if not shows:  # shown as typed, minus a leading colon
+            shown = html.unescape(raw).strip()
             self.add(shown[1:].lstrip() if shown.startswith(":") else shown)
-        if target.kind == ARTICLE:
+        if kind == ARTICLE:
             self.links.append((start, self.length, target.title))
