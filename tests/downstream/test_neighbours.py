@@ -162,3 +162,17 @@ def test_auto_takes_bfloat16_only_where_it_is_native(tmp_path):
     assert neighbours.resolve("float32", torch.device("cuda")) == "float32"
     native = neighbours.native_bfloat16_cpu()
     assert neighbours.resolve("auto", torch.device("cpu")) == ("bfloat16" if native else "float32")
+
+
+@pytest.mark.parametrize("block", [3, 50, 1000])
+def test_running_column_best_keeps_every_columns_top_values(block):
+    g = torch.Generator().manual_seed(9)
+    sims = torch.randn(400, 70, generator=g).bfloat16()
+    sims[:, 5] = 0.25  # a column of equal values: any 17 rows are its best
+    best = neighbours._ColumnBest(17)
+    for start in range(0, sims.shape[0], block):
+        best.update(sims[start:start + block], start)
+    want = torch.topk(sims, 17, dim=0).values
+    assert torch.equal(best.best, want)
+    assert torch.equal(torch.gather(sims, 0, best.rows), best.best)  # the rows hold those values
+    assert all(len(set(best.rows[:, j].tolist())) == 17 for j in range(70))
