@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xlmk.downstream.base import EvalData
-from xlmk.downstream.loop import Collate, LengthGroupedBatches
+from xlmk.downstream.loop import Collate, LengthGroupedBatches, PaddedFeatures
 from xlmk.downstream.mlqa import MlqaTask
 from xlmk.downstream.ner import NerTask
 from xlmk.downstream.readers import NerSentence, QaExample, read_ner
@@ -136,3 +136,26 @@ def test_collate_pads_dynamically():
     assert batch["labels"].tolist() == [[-100, 3, -100], [-100, -100, -100]]
     scalar = Collate(pad_id=1)([{"input_ids": [0, 2], "labels": 2}, {"input_ids": [0], "labels": 0}])
     assert scalar["labels"].tolist() == [2, 0]
+
+
+def test_features_padded_once_give_the_batches_collate_gives():
+    import random
+
+    import torch
+
+    rng = random.Random(0)
+    n = 40
+    lengths = [rng.randint(1, 30) for _ in range(n)]
+    columns = {"input_ids": [[rng.randint(3, 99) for _ in range(k)] for k in lengths],
+               "attention_mask": [[1] * k for k in lengths],
+               "labels": [[rng.choice([-100, 1, 2]) for _ in range(k)] for k in lengths],
+               "start_positions": [rng.randint(0, 5) for _ in range(n)],
+               "weights": [rng.random() for _ in range(n)]}
+    padded = PaddedFeatures(columns, pad_id=1)
+    assert len(padded) == n and padded[7] == 7
+    for batch in ([3, 1, 4], [0], list(range(n)), [rng.randrange(n) for _ in range(9)]):
+        want = Collate(pad_id=1)([{k: v[i] for k, v in columns.items()} for i in batch])
+        got = padded.collate(batch)
+        assert set(got) == set(want)
+        for key in want:
+            assert got[key].dtype == want[key].dtype and torch.equal(got[key], want[key]), key

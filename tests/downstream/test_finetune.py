@@ -197,3 +197,24 @@ def test_answers_off_their_answer_start_are_reported_not_shifted(realdata, small
     assert "test-en: 1 answer not at answer start" in capsys.readouterr().err
     row = next(r for r in read_rows([out]) if r.split == "test" and r.language == "en" and r.seed == 1)
     assert row.extra["answer_not_at_answer_start"] == 1
+
+
+def test_a_finished_seed_leaves_no_weights_behind(realdata, small_model, tmp_path, monkeypatch):
+    """Seeds share one accelerator: each seed's model (and optimizer state) must be freed, by reference
+    counting alone, before the next seed loads its own."""
+    import weakref
+
+    models: list = []
+    alive_at_start: list[int] = []
+    real_fit = loop.fit
+
+    def spy(*a, **k):
+        alive_at_start.append(sum(ref() is not None for ref in models))
+        result = real_fit(*a, **k)
+        models.append(weakref.ref(result["model"]))
+        return result
+
+    monkeypatch.setattr(loop, "fit", spy)
+    finetune("ner", model=str(small_model), data=str(realdata / "ner/xglue_ner"), seeds=[1, 2, 3], out=tmp_path / "run",
+             overrides=LEAN + ["optim.epochs=1", "optim.batch_size=4", "run.save_predictions=false"])
+    assert alive_at_start == [0, 0, 0]

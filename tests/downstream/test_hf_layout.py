@@ -70,7 +70,8 @@ def test_tagging_tasks_read_class_labels_and_string_tags(sample_world, tmp_path)
               {k: {"tokens": [s.tokens for s in v], "upos": [[labels.index(t) for t in s.tags] for s in v]}
                for k, v in splits.items()}, features)
     hf = UdposSpec(data_dir="sample-world", layout="hf", hf_name=str(tmp_path / "ud"), hf_config="{lang}_sample").build()
-    assert hf.languages() == ["en", "de"]
+    with pytest.warns(UserWarning, match="no multiword-token information"):  # tokens and tags only: said once
+        assert hf.languages() == ["en", "de"]
     got = hf.load("test", "de")[0].examples
     assert [(s.tokens, s.tags) for s in got] == [(s.tokens, s.tags) for s in files.load("test", "de")[0].examples]
 
@@ -107,3 +108,99 @@ def test_pawsx_through_a_data_set_folder_end_to_end(sample_world, tiny_model, tm
                         "run.save_model=false"])
     rows = [r for r in read_rows([out]) if r.split == "test"]
     assert {r.language for r in rows} == {"en", "de"} and all(r.n == 20 for r in rows)
+
+
+# UPOS classes of `datasets`' universal_dependencies data set: the 17 tags and `_`, the UPOS of a multiword range
+HF_UPOS = ["NOUN", "PUNCT", "ADP", "NUM", "SYM", "SCONJ", "ADJ", "PART", "DET", "CCONJ", "PROPN", "PRON", "X", "_",
+           "ADV", "INTJ", "VERB", "AUX"]
+
+
+def _conllu_sentences(path):
+    sentences, rows, text = [], [], None
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith("# text = "):
+            text = line[len("# text = "):]
+        elif not line.strip():
+            if rows:
+                sentences.append((text, rows))
+            rows, text = [], None
+        elif not line.startswith("#"):
+            rows.append(line.split("\t"))
+    return sentences
+
+
+def _as_universal_dependencies(path):
+    """What `datasets`' universal_dependencies script makes of a CoNLL-U file (huggingface/datasets,
+    datasets/universal_dependencies/universal_dependencies.py, `_generate_examples`): every line of a
+    sentence is an entry, multiword ranges and empty nodes included, without its id; head and deps are
+    `str()` of what the conllu parser gives (None for `_`); text is the `# text` comment."""
+    out = {"tokens": [], "upos": [], "head": [], "deps": [], "text": []}
+    for text, rows in _conllu_sentences(path):
+        out["tokens"].append([r[1] for r in rows])
+        out["upos"].append([HF_UPOS.index(r[3]) for r in rows])
+        out["head"].append(["None" if r[6] == "_" else str(int(r[6])) for r in rows])
+        out["deps"].append(["None" if r[8] == "_" else r[8] for r in rows])
+        out["text"].append(text if text is not None else " ".join(r[1] for r in rows))
+    return out
+
+
+def _as_xtreme_udpos(path):
+    """What `datasets`' xtreme script's udpos configs keep of a CoNLL-U file: the lines whose FORM and
+    UPOS are not `_` (multiword ranges go, and so do words without a form), as tokens and pos_tags."""
+    out = {"tokens": [], "pos_tags": []}
+    for _, rows in _conllu_sentences(path):
+        kept = [r for r in rows if r[1] != "_" and r[3] != "_"]
+        if kept:
+            out["tokens"].append([r[1] for r in kept])
+            out["pos_tags"].append([r[3] for r in kept])
+    return out
+
+
+def test_udpos_from_the_universal_dependencies_data_set_gives_the_release_examples(realdata, tmp_path):
+    """Marathi has 36 multiword ranges whose words have no form: the data set's rows, without ids, are
+    converted back to exactly the sentences the release reader gives."""
+    import datasets
+
+    from xlmk.downstream.xtreme_readers import read_conllu
+
+    ud = realdata / "xtreme/udpos"
+    files = {"mr": ud / "UD_Marathi-UFAL@r2.5/mr_ufal-ud-test.conllu", "tl": ud / "UD_Tagalog-TRG@r2.5/tl_trg-ud-test.conllu"}
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "upos": datasets.Sequence(datasets.ClassLabel(names=HF_UPOS)),
+                                  "head": datasets.Sequence(datasets.Value("string")),
+                                  "deps": datasets.Sequence(datasets.Value("string")), "text": datasets.Value("string")})
+    for lang, path in files.items():
+        _save(tmp_path / "ud" / lang, {"test": _as_universal_dependencies(path)}, features)
+    hf = UdposSpec(data_dir="unused", layout="hf", hf_name=str(tmp_path / "ud"), hf_config="{lang}").build()
+    for lang, path in files.items():
+        release = [(s.tokens, s.tags) for s in read_conllu(path)]
+        assert [(s.tokens, s.tags) for s in hf.load("test", lang)[0].examples] == release
+    mr = hf.load("test", "mr")[0].examples[0]
+    assert mr.tokens[2] == "त्याच्या" and mr.tags[2] == "PRON"  # range 3-4: the form, its head word's tag
+
+    # XTREME's udpos config has no ranges left: read as it is, with a warning that says what is lost
+    _save(tmp_path / "xt" / "mr", {"test": _as_xtreme_udpos(files["mr"])})
+    xt = UdposSpec(data_dir="unused", layout="hf", hf_name=str(tmp_path / "xt"), hf_config="{lang}",
+                   hf_columns={"tags": "pos_tags"}).build()
+    with pytest.warns(UserWarning, match=r"no multiword-token information .*surface form.*layout: original"):
+        got = xt.load("test", "mr")[0].examples
+    assert "त्याच्या" not in got[0].tokens and len(got) == len(read_conllu(files["mr"]))
+
+
+def test_multiword_ranges_without_ids_are_read_from_the_text_or_refused():
+    from xlmk.downstream.xtreme_readers import ud_rows_sentence
+
+    # "vámonos al mar": a three-word range, a two-word range, an empty node (head None, deps set)
+    forms = ["vámonos", "vamos", "nos", "os", "al", "a", "el", "mar", "mar"]
+    upos = ["_", "VERB", "PRON", "PRON", "_", "ADP", "DET", "NOUN", "NOUN"]
+    heads = ["None", "0", "1", "1", "None", "6", "6", "1", "None"]
+    deps = ["None"] * 8 + ["1:conj"]
+    s = ud_rows_sentence(forms, upos, heads, deps, "vámonos al mar", "ud", 1)
+    assert (s.tokens, s.tags) == (["vámonos", "al", "mar"], ["VERB", "ADP", "NOUN"])
+    with pytest.raises(DataError, match=r"no text column"):
+        ud_rows_sentence(forms, upos, heads, deps, None, "ud", 2)
+    with pytest.raises(DataError, match=r"sentence 3: .*'vámonos', 'al'.*do not spell"):
+        ud_rows_sentence(forms, upos, heads, deps, "vámonos a el mar", "ud", 3)
+    # a word without letters after the range: the range may end before it or take it in
+    with pytest.raises(DataError, match=r"several readings"):
+        ud_rows_sentence(["dele", "de", "le", ""], ["_", "ADP", "DET", "X"], ["None", "0", "1", "1"], None, "dele", "ud", 4)

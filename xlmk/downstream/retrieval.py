@@ -1,8 +1,10 @@
 """Sentence retrieval without fine-tuning (BUCC 2018, Tatoeba): nearest neighbours, margin scores, metrics.
 
-Embeddings are L2-normalised, so a dot product is the cosine. Similarities are computed as matrix
-products over blocks of rows (`block` rows of the query side at a time), keeping only each row's k
-best, so 10k x 10k sentences need neither a Python loop per pair nor the full matrix in memory.
+Embeddings are L2-normalised, so a dot product is the cosine. Neighbours come from `neighbours.knn`:
+matrix products over blocks of rows (`block` rows of the query side at a time), each block giving its
+rows' k best and updating every column's k best, so 10k x 10k sentences need neither a Python loop per
+pair, nor two products, nor the full matrix in memory; `search` chooses float32 products or a bfloat16
+shortlist re-scored in float32 (the same neighbours and similarities, faster where bfloat16 is native).
 
 - Scoring `cosine`, or `margin` (Artetxe & Schwenk 2019, the ratio margin): cos(x, y) divided by the
   mean of the average cosine of x to its k nearest targets and of y to its k nearest sources.
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Literal, Sequence
 
+from xlmk.downstream import neighbours
+from xlmk.downstream.neighbours import Search
 from xlmk.errors import DataError
 
 Scoring = Literal["cosine", "margin"]
@@ -35,75 +39,41 @@ def normalize(emb: Any) -> Any:
     return emb / emb.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def knn(queries: Any, keys: Any, k: int, *, block: int = 4096) -> tuple[Any, Any]:
-    """(similarities, indices), each queries x k, of every query's k most similar keys, best first.
-
-    Inputs are normalised rows; the work is one matrix product and one top-k per block of queries."""
-    import torch
-
-    k = min(k, keys.shape[0])
-    sims, inds = [], []
-    keys_t = keys.T.contiguous()
-    for start in range(0, queries.shape[0], block):
-        s, i = torch.topk(queries[start:start + block] @ keys_t, k, dim=1)
-        sims.append(s)
-        inds.append(i)
-    if not sims:
-        return torch.zeros((0, k)), torch.zeros((0, k), dtype=torch.long)
-    return torch.cat(sims), torch.cat(inds)
+def knn(queries: Any, keys: Any, k: int, *, block: int = 4096, search: Search = "float32") -> tuple[Any, Any]:
+    """(similarities, indices), each queries x k, of every query's k most similar keys, best first."""
+    sims, inds, _, _ = neighbours.knn(queries, keys, k, 0, block=block, search=search)
+    return sims, inds
 
 
-def knn_both(x: Any, y: Any, k: int, *, block: int = 4096) -> tuple[Any, Any, Any, Any]:
+def knn_both(x: Any, y: Any, k: int, *, block: int = 4096, search: Search = "float32") -> tuple[Any, Any, Any, Any]:
     """k nearest neighbours in both directions from one pass of matrix products: (x->y sims, indices,
-    y->x sims, indices). Each block of x rows gives its rows' top-k and is merged into a running
-    top-k of every y column, so the similarity matrix is computed once, never held whole."""
-    import torch
-
-    kx, ky = min(k, y.shape[0]), min(k, x.shape[0])
-    row_s, row_i = [], []
-    col_s = torch.full((ky, y.shape[0]), -float("inf"))
-    col_i = torch.zeros((ky, y.shape[0]), dtype=torch.long)
-    keys_t = y.T.contiguous()
-    for start in range(0, x.shape[0], block):
-        sims = x[start:start + block] @ keys_t
-        s, i = torch.topk(sims, kx, dim=1)
-        row_s.append(s)
-        row_i.append(i)
-        # top-k down the columns, read along rows of the transposed copy (faster than topk over dim 0)
-        s, i = torch.topk(sims.T.contiguous(), min(ky, sims.shape[0]), dim=1)
-        s, i = s.T, i.T
-        merged_s, pick = torch.topk(torch.cat([col_s, s]), ky, dim=0)
-        col_i = torch.gather(torch.cat([col_i, i + start]), 0, pick)
-        col_s = merged_s
-    return torch.cat(row_s), torch.cat(row_i), col_s.T.contiguous(), col_i.T.contiguous()
+    y->x sims, indices). See `neighbours.knn`."""
+    return neighbours.knn(x, y, k, k, block=block, search=search)
 
 
-def _neighbour_means(x: Any, y: Any, k: int, block: int) -> tuple[Any, Any, Any, Any]:
-    return knn_both(x, y, k, block=block)
-
-
-def best_matches(x: Any, y: Any, *, scoring: Scoring = "cosine", k: int = 4, block: int = 4096) -> tuple[Any, Any]:
+def best_matches(x: Any, y: Any, *, scoring: Scoring = "cosine", k: int = 4, block: int = 4096,
+                 search: Search = "auto") -> tuple[Any, Any]:
     """For every row of x, the index of its best row of y and that score (cosine or ratio margin)."""
     import torch
 
     x, y = normalize(x), normalize(y)
     if scoring == "cosine":
-        sim, ind = knn(x, y, 1, block=block)
+        sim, ind = knn(x, y, 1, block=block, search=search)
         return ind[:, 0], sim[:, 0]
-    x2y_sim, x2y_ind, y2x_sim, _ = _neighbour_means(x, y, k, block)
-    scores = _margin(x, y, x2y_ind, x2y_sim.mean(1), y2x_sim.mean(1))
+    x2y_sim, x2y_ind, y2x_sim, _ = knn_both(x, y, k, block=block, search=search)
+    scores = _margin(x2y_sim, x2y_ind, x2y_sim.mean(1), y2x_sim.mean(1))
     best = scores.argmax(1)
     rows = torch.arange(x.shape[0])
     return x2y_ind[rows, best], scores[rows, best]
 
 
-def _margin(x: Any, y: Any, cand: Any, x_mean: Any, y_mean: Any) -> Any:
+def _margin(sims: Any, cand: Any, x_mean: Any, y_mean: Any) -> Any:
     """Ratio margin of x's candidate rows of y: cos / ((x's k-NN mean + y's k-NN mean) / 2)."""
-    sims = (x.unsqueeze(1) * y[cand]).sum(-1)
     return sims / ((x_mean.unsqueeze(1) + y_mean[cand]) / 2)
 
 
-def mine_pairs(x: Any, y: Any, *, scoring: Scoring = "margin", k: int = 4, block: int = 4096) -> list[tuple[int, int, float]]:
+def mine_pairs(x: Any, y: Any, *, scoring: Scoring = "margin", k: int = 4, block: int = 4096,
+               search: Search = "auto") -> list[tuple[int, int, float]]:
     """Candidate pairs (source index, target index, score), one-to-one, best score first (retrieval `max`)."""
     import torch
 
@@ -111,14 +81,14 @@ def mine_pairs(x: Any, y: Any, *, scoring: Scoring = "margin", k: int = 4, block
     if x.shape[0] == 0 or y.shape[0] == 0:
         return []
     if scoring == "cosine":
-        fwd_sim, fwd_ind, bwd_sim, bwd_ind = knn_both(x, y, 1, block=block)
+        fwd_sim, fwd_ind, bwd_sim, bwd_ind = knn_both(x, y, 1, block=block, search=search)
         fwd_best, fwd_score = fwd_ind[:, 0], fwd_sim[:, 0]
         bwd_best, bwd_score = bwd_ind[:, 0], bwd_sim[:, 0]
     else:
-        x2y_sim, x2y_ind, y2x_sim, y2x_ind = _neighbour_means(x, y, k, block)
+        x2y_sim, x2y_ind, y2x_sim, y2x_ind = knn_both(x, y, k, block=block, search=search)
         x_mean, y_mean = x2y_sim.mean(1), y2x_sim.mean(1)
-        fwd = _margin(x, y, x2y_ind, x_mean, y_mean)
-        bwd = _margin(y, x, y2x_ind, y_mean, x_mean)
+        fwd = _margin(x2y_sim, x2y_ind, x_mean, y_mean)
+        bwd = _margin(y2x_sim, y2x_ind, y_mean, x_mean)
         fwd_score, f = fwd.max(1)
         bwd_score, b = bwd.max(1)
         fwd_best = x2y_ind[torch.arange(x.shape[0]), f]

@@ -72,6 +72,14 @@ class _RetrievalTask:
                                 f"(looked for {looked})")
         return self._layout
 
+    def search(self) -> str:
+        """The neighbour search `task.search` means here (embeddings are scored on the CPU)."""
+        import torch
+
+        from xlmk.downstream.neighbours import resolve
+
+        return resolve(self.spec.search, torch.device("cpu"))
+
     probe = "src"
     required: tuple[str, ...] = ("src", "trg")
 
@@ -120,7 +128,8 @@ class BuccTask(_RetrievalTask):
         if gold_path is not None:
             scores["test"] = bucc_f1(read_bucc_pairs(gold_path), predicted)
             paths.append(gold_path)
-        notes = {"threshold": threshold, "scoring": spec.scoring, "dev_candidates": len(dev), "test_candidates": len(test)}
+        notes = {"threshold": threshold, "scoring": spec.scoring, "search": self.search(), "dev_candidates": len(dev),
+                 "test_candidates": len(test)}
         return scores, notes, [f"{s}\t{t}" for s, t in predicted], paths
 
     def _candidates(self, src_path: Path, trg_path: Path, encode: Any) -> list[tuple[str, str, float]]:
@@ -129,7 +138,7 @@ class BuccTask(_RetrievalTask):
 
         src, trg = read_bucc_sentences(src_path), read_bucc_sentences(trg_path)
         pairs = mine_pairs(encode(src.sentences), encode(trg.sentences), scoring=self.spec.scoring, k=self.spec.k,
-                           block=self.spec.block)
+                           block=self.spec.block, search=self.spec.search)
         return [(src.ids[s], trg.ids[t], score) for s, t, score in pairs]
 
 
@@ -153,7 +162,8 @@ class TatoebaTask(_RetrievalTask):
             raise DataError(f"{len(src)} lines but {len(trg)} in {trg_path}: the release's sides are line-aligned",
                             path=src_path)
         # XTREME's direction: every English sentence looks for its translation among the others
-        best, _ = best_matches(encode(trg), encode(src), scoring=self.spec.scoring, k=self.spec.k, block=self.spec.block)
+        best, _ = best_matches(encode(trg), encode(src), scoring=self.spec.scoring, k=self.spec.k, block=self.spec.block,
+                               search=self.spec.search)
         predicted = [str(i) for i in best.tolist()]
         paths = [src_path, trg_path]
         gold_path = self.find("gold", lang)
@@ -163,7 +173,7 @@ class TatoebaTask(_RetrievalTask):
         elif gold_path is not None:
             scores["test"] = tatoeba_accuracy(read_indices(gold_path), predicted)
             paths.append(gold_path)
-        return scores, {"scoring": self.spec.scoring}, predicted, paths
+        return scores, {"scoring": self.spec.scoring, "search": self.search()}, predicted, paths
 
 
 # ---------------------------------------------------------------- the run

@@ -218,6 +218,10 @@ class _RetrievalSpec(_TaskSpec):
     pooling: Literal["mean", "cls"] = Field("mean", description="Mean over the sentence's tokens (XTREME) or the first token.")
     k: int = Field(4, ge=1, description="Neighbours averaged in the margin score (Artetxe & Schwenk: 4).")
     block: int = Field(4096, ge=1, description="Query rows per matrix product when searching.")
+    search: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="How neighbours are found: float32 products, or a bfloat16 shortlist re-scored in float32 "
+                            "(the same neighbours and scores, proven per row; faster where bfloat16 is native); "
+                            "auto = bfloat16 on CUDA and on CPUs with avx512_bf16/amx_bf16, float32 elsewhere.")
 
 
 class BuccSpec(_RetrievalSpec):

@@ -2,8 +2,10 @@
 
 The NER machinery (a tag on the first sub-token of each word) with the 17 UPOS tags. Layouts: the
 release (`ud-treebanks-v2.5/UD_<Lang>-<TB>/<code>_<tb>-ud-<split>.conllu`; every treebank of a language
-is read and merged, in name order, and converted as XTREME converts them) and XTREME's
-(`<split>-<lang>.tsv`, `word<TAB>TAG`; its test files have no tags). The score is XTREME's: seqeval
+is read and merged, in name order, and converted as XTREME converts them), XTREME's
+(`<split>-<lang>.tsv`, `word<TAB>TAG`; its test files have no tags) and `layout: hf` (the
+`universal_dependencies` data set converted as the release; a data set without multiword-token rows,
+such as XTREME's `udpos` config, as it is, with a warning). The score is XTREME's: seqeval
 F1 over the bare tags with seqeval <= 0.0.13 semantics (what `evaluate_test.py` asserts); token
 accuracy, precision and recall are reported beside it.
 """
@@ -16,7 +18,7 @@ from xlmk.downstream.base import EvalData, hash_paths
 from xlmk.downstream.metrics import ner_scores
 from xlmk.downstream.ner import NerTask
 from xlmk.downstream.readers import check_tags
-from xlmk.downstream.xtreme_readers import read_conllu, read_tag_lines
+from xlmk.downstream.xtreme_readers import read_conllu, read_tag_lines, ud_rows_sentence
 from xlmk.errors import DataError
 
 RELEASE = "UD_*/{lang}_*-ud-{split}.conllu"
@@ -29,6 +31,45 @@ class UdposTask(NerTask):
     search_dirs = ("", "udpos", "ud-treebanks-v2.5", "udpos/ud-treebanks-v2.5")
 
     hf_defaults = {"tokens": "tokens", "tags": "upos"}
+    hf_ud_columns = ("head", "deps", "text")  # the universal_dependencies data set's, for multiword tokens
+    _warned_no_ranges = False
+
+    def hf_examples(self, ds: Any, split: str, lang: str) -> list:
+        """Sentences of a `datasets` data set, converted as the release is. The `universal_dependencies`
+        data set (a row for every CoNLL-U line, `head` and `text` columns) gives the release's examples.
+        One without multiword-token rows (XTREME's `udpos` config drops the ranges and the words without a
+        form) is taken word by word, with a warning: its words are UD's syntactic words where XTREME has
+        the tokens' surface forms."""
+        import warnings
+
+        from xlmk.downstream.hf import columns, label_names
+        from xlmk.errors import XlmkWarning
+
+        where = f"{self.spec.hf_name} ({lang}, {split})"
+        cols = columns(ds, self.hf_defaults, self.spec, where)
+        names = label_names(ds, cols["tags"])
+        extra = {field: self.spec.hf_columns.get(field, field) for field in self.hf_ud_columns}
+        extra = {field: col for field, col in extra.items() if col in ds.column_names}
+        sentences = []
+        for i, row in enumerate(ds):
+            forms, tags = list(row[cols["tokens"]]), [names[t] if names else str(t) for t in row[cols["tags"]]]
+            heads = [str(h) for h in row[extra["head"]]] if "head" in extra else ["0"] * len(forms)
+            sentence = ud_rows_sentence(forms, tags, heads, [str(d) for d in row[extra["deps"]]] if "deps" in extra else None,
+                                        row[extra["text"]] if "text" in extra else None, where, i + 1)
+            if sentence is not None:
+                sentences.append(sentence)
+        if "head" not in extra and not self._warned_no_ranges:
+            self._warned_no_ranges = True
+            warnings.warn(
+                f"{self.spec.hf_name}: no multiword-token information (no {self.spec.hf_columns.get('head', 'head')!r} "
+                "column), so each row's words are taken as they are. XTREME's conversion of the UD release replaces "
+                "the words of a multiword token (a CoNLL-U range such as 3-4) by the token's surface form with the "
+                "tag of its head word; XTREME's udpos config in `datasets` keeps the words and drops those without "
+                "a form, so in languages with such tokens (ar, de, es, fr, he, it, mr, pt, tr, ...) its examples "
+                "and scores differ from XTREME's. For XTREME's examples use the UD release (layout: original) or "
+                "the universal_dependencies data set.", XlmkWarning, stacklevel=2)
+        check_tags(sentences, self.labels, where)
+        return [s for s in sentences if s.tokens]
 
     def layout(self) -> str:
         if self.spec.layout == "auto":

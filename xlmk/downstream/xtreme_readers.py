@@ -6,7 +6,8 @@
   one label per line (predictions, leaderboard labels).
 - UD-POS: CoNLL-U of UD v2.5, converted as XTREME does (multiword tokens collapse to their surface
   form with the tag of the span's head, sentences without text are dropped, U+200C and spaces inside
-  words are deleted); XTREME's `word<TAB>TAG` files; one tag per line.
+  words are deleted); the same conversion of the `universal_dependencies` data set's rows; XTREME's
+  `word<TAB>TAG` files; one tag per line.
 - BUCC 2018: `{lang}-{9 digits}<TAB>sentence` files and `src-id<TAB>trg-id` gold / prediction files.
 - Tatoeba: line-aligned plain text, and one integer (a 0-based source index) per line.
 
@@ -149,6 +150,85 @@ def _convert_sentence(rows: list[list[str]], path: Path, line: int) -> NerSenten
         return None  # a treebank distributed without its text
     words = [w.replace("\u200c", "").replace(" ", "") for w in words]
     return NerSentence(words, tags, line)
+
+
+def ud_rows_sentence(forms: list[str], upos: list[str], heads: list[str], deps: list[str] | None, text: str | None,
+                     where: str, line: int) -> NerSentence | None:
+    """One sentence of the `universal_dependencies` data set (`datasets`), converted as `read_conllu`.
+
+    That data set keeps every CoNLL-U line as a row (multiword ranges with UPOS `_` and head None, their
+    words after them, empty nodes with head None) but not the ids, so a range's length is not recorded:
+    it is recovered from the sentence text, whose letters the surface tokens spell (UD's rule), and the
+    rows are given back their ids for the release's conversion. A range the text does not decide is an
+    error, as is a range in a data set without text."""
+    kinds = []
+    for k, (tag, head) in enumerate(zip(upos, heads)):
+        no_head = head in ("None", "_", "")
+        if no_head and tag == "_" and (deps is None or deps[k] in ("None", "_", "")):
+            kinds.append("range")
+        else:
+            kinds.append("empty" if no_head else "word")
+    if "range" not in kinds:
+        spans: dict[int, int] = {}
+    elif text is None:
+        first = forms[kinds.index("range")]
+        raise DataError(f"{where}, sentence {line}: multiword token {first!r} but no text column, so the words it "
+                        "spans are unknown; map `text` with task.hf_columns or use the UD release (layout: original)")
+    else:
+        spans = _range_lengths(forms, kinds, "".join(text.split()), where, line)
+    rows: list[list[str]] = []
+    wid, empty = 0, 0
+    for k, kind in enumerate(kinds):
+        if kind == "range":
+            rows.append([f"{wid + 1}-{wid + spans[k]}", forms[k], "_", "_", "_", "_", "_", "_", "_", "_"])
+        elif kind == "empty":
+            empty += 1
+            rows.append([f"{wid}.{empty}", forms[k], "_", upos[k], "_", "_", "_", "_", "_", "_"])
+        else:
+            wid, empty = wid + 1, 0
+            rows.append([str(wid), forms[k], "_", upos[k], "_", "_", heads[k], "_", "_", "_"])
+    return _convert_sentence(rows, Path(where), line)
+
+
+def _range_lengths(forms: list[str], kinds: list[str], letters: str, where: str, line: int) -> dict[int, int]:
+    """{row of each multiword range: how many word rows follow it}, the one choice whose surface tokens
+    spell `letters` (the text without whitespace). A forward pass over (row, letters read) states,
+    counting the ways into each (capped at 2) and keeping the first way in."""
+    n = len(forms)
+    layers: list[dict[int, tuple[int, tuple | None]]] = [{} for _ in range(n + 1)]
+    layers[0][0] = (1, None)
+    for r in range(n):
+        for p, (count, _) in list(layers[r].items()):
+            def reach(row: int, at: int, span: int | None) -> None:
+                seen, back = layers[row].get(at, (0, None))
+                layers[row][at] = (min(2, seen + count), back if seen else (r, p, span))
+
+            if kinds[r] == "empty":
+                reach(r + 1, p, None)
+                continue
+            form = "".join(forms[r].split())
+            if not letters.startswith(form, p):
+                continue
+            if kinds[r] == "word":
+                reach(r + 1, p + len(form), None)
+                continue
+            last = r + 1
+            while last < n and kinds[last] == "word":  # the range's words follow it, at least one
+                reach(last + 1, p + len(form), last - r)
+                last += 1
+    count, back = layers[n].get(len(letters), (0, None))
+    if count != 1:
+        ranges = ", ".join(repr(forms[k]) for k in range(n) if kinds[k] == "range")
+        why = "the surface tokens do not spell the sentence text" if not count else "the text allows several readings"
+        raise DataError(f"{where}, sentence {line}: cannot tell which words the multiword token(s) {ranges} span "
+                        f"({why}; the data set records no word ids); use the UD release (layout: original)")
+    spans: dict[int, int] = {}
+    while back is not None:
+        r, p, span = back
+        if span is not None:
+            spans[r] = span
+        back = layers[r][p][1]
+    return spans
 
 
 def read_tag_lines(path: str | Path, *, single: str = "tag") -> list[NerSentence]:
