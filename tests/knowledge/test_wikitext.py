@@ -108,12 +108,21 @@ def test_language_converter_markup():
     ("A [[b&#x41;c|d]] E", "A d E", [("d", "BAc")], 0),
     ("A [[b|<!---->]] E", "A E", [], 1),  # markup that shows nothing leaves an empty link
     ("A [[b|{{t}}]] E", "A E", [], 1),
+    ("A [[b<!---->c]] E", "A bc E", [("bc", "Bc")], 0),  # MediaWiki drops comments before it reads links
+    ("A [[b<!-- x -->c|d]] E", "A d E", [("d", "Bc")], 0),
 ])
 def test_link_labels_and_titles_of_one_token_or_several(wikitext, text, expected, empty):
     page = clean(wikitext)
     assert page.text == text
     assert anchors(page) == expected
     assert page.stats["links_article"] == 1 and page.stats["links_empty_text"] == empty
+
+
+@pytest.mark.parametrize("wikitext", ["A [[b{{x}}c]] E", "A [[:b{{x}}c]] E"])
+def test_a_title_with_markup_is_no_link_and_shows_only_its_visible_text(wikitext):
+    page = clean(wikitext)
+    assert page.text == "A bc E"  # not the "{" that marks the title invalid
+    assert page.links == [] and page.stats["links_invalid"] == 1
 
 
 @pytest.mark.parametrize("space", ["\t", "\u00a0", "\u2009", "\u202f"])

@@ -130,6 +130,7 @@ class _Kinds:
         self.hidden = frozenset([T.TemplateOpen, T.ArgumentOpen, T.CommentStart])  # not visible prose
         self.entity_parts = {T.HTMLEntityStart: "&", T.HTMLEntityNumeric: "#", T.HTMLEntityEnd: ";"}
         self.entity_hex = T.HTMLEntityHex
+        self.comment = T.CommentStart
         self.opens = {T.TemplateOpen: T.TemplateClose, T.ArgumentOpen: T.ArgumentClose,
                       T.WikilinkOpen: T.WikilinkClose, T.ExternalLinkOpen: T.ExternalLinkClose,
                       T.HeadingStart: T.HeadingEnd, T.CommentStart: T.CommentEnd,
@@ -238,10 +239,12 @@ class _TokenWalker:
             i += 1
 
     def raw(self, i: int, end: int) -> str:
-        """Source text of tokens [i, end) as far as a title needs it (text and entities)."""
-        K, parts = self.K, []
-        text_cls, entity_parts, entity_hex = K.text, K.entity_parts, K.entity_hex
-        for tok in self.toks[i:end]:
+        """Source text of tokens [i, end) as far as a title needs it (text and entities; comments are gone,
+        as MediaWiki removes them before it reads links)."""
+        K, toks, parts = self.K, self.toks, []
+        text_cls, entity_parts, entity_hex, comment = K.text, K.entity_parts, K.entity_hex, K.comment
+        while i < end:
+            tok = toks[i]
             cls = type(tok)
             if cls is text_cls:
                 parts.append(tok["text"])
@@ -249,9 +252,22 @@ class _TokenWalker:
                 parts.append(entity_parts[cls])
             elif cls is entity_hex:
                 parts.append(tok.get("char") or "x")
+            elif cls is comment:
+                i = self.match.get(i, i)
             else:  # a template or tag inside a title: "{" makes it an invalid title
                 parts.append("{")
+            i += 1
         return "".join(parts)
+
+    def visible(self, i: int, end: int) -> str:
+        """What walk() shows of tokens [i, end), returned instead of written."""
+        parts, length = self.parts, self.length
+        self.parts, self.length = [], 0
+        try:
+            self.walk(i, end, True)
+            return "".join(self.parts)
+        finally:
+            self.parts, self.length = parts, length
 
     def shows_text(self, i: int, end: int) -> bool:
         """Whether tokens [i, end) hold anything but blanks (a link text `[[a| ]]` does not)."""
@@ -307,8 +323,8 @@ class _TokenWalker:
             shows = title_end < j and self.shows_text(title_end + 1, j)
             if shows:
                 self.walk(title_end + 1, j, True)
-        if not shows:  # shown as typed, minus a leading colon
-            shown = html.unescape(raw).strip()
+        if not shows:  # shown as typed, minus a leading colon; a template in the title shows nothing
+            shown = (html.unescape(raw) if "{" not in raw else self.visible(i + 1, title_end)).strip()
             self.add(shown[1:].lstrip() if shown.startswith(":") else shown)
         if kind == ARTICLE:
             self.links.append((start, self.length, target.title))
