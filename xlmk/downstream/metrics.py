@@ -25,7 +25,7 @@ import string
 import sys
 import unicodedata
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from xlmk.errors import ConfigError, DataError
 
@@ -106,11 +106,18 @@ def mlqa_scores(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, st
 
     Sums are accumulated in the order of `golds` exactly as the script does, so the floating-point
     result is the script's to the last bit."""
+    return _qa_scores(golds.items(), predictions, lambda p, g: mlqa_exact(p, g, lang), lambda p, g: mlqa_f1(p, g, lang))
+
+
+def _qa_scores(questions: Iterable[tuple[str, Sequence[str]]], predictions: Mapping[str, str],
+               exact: Callable[[str, str], Any], f1: Callable[[str, str], Any]) -> dict[str, Any]:
+    """The loop both official QA scripts run: per question the best of its gold answers, summed in order
+    (missing predictions count 0 and are counted in `unanswered`)."""
     total = unanswered = 0
-    # int accumulators, as the script's (True counts 1): the float sums then match it bit for bit
+    # int accumulators, as the scripts' (True counts 1): the float sums then match them bit for bit
     exact_i: Any = 0
     f1_i: Any = 0
-    for qid, answers in golds.items():
+    for qid, answers in questions:
         total += 1
         if qid not in predictions:
             unanswered += 1
@@ -118,13 +125,11 @@ def mlqa_scores(golds: Mapping[str, Sequence[str]], predictions: Mapping[str, st
         if not answers:
             raise DataError(f"question {qid} has no gold answer")
         pred = predictions[qid]
-        exact_i += max(mlqa_exact(pred, g, lang) for g in answers)
-        f1_i += max(mlqa_f1(pred, g, lang) for g in answers)
+        exact_i += max(exact(pred, g) for g in answers)
+        f1_i += max(f1(pred, g) for g in answers)
     if total == 0:
         raise DataError("no questions to score")
-    exact = 100.0 * exact_i / total
-    f1 = 100.0 * f1_i / total
-    return {"exact_match": exact, "f1": f1, "n": total, "unanswered": unanswered}
+    return {"exact_match": 100.0 * exact_i / total, "f1": 100.0 * f1_i / total, "n": total, "unanswered": unanswered}
 
 
 def squad_golds(dataset: Mapping[str, Any] | Sequence[Any]) -> dict[str, list[str]]:
@@ -165,22 +170,7 @@ def squad_scores(questions: Iterable[tuple[str, Sequence[str]]], predictions: Ma
 
     Every question counts, as in the script (a repeated id counts twice); one missing from
     `predictions` scores 0 and is counted in `unanswered`."""
-    total = unanswered = 0
-    exact_i: Any = 0
-    f1_i: Any = 0
-    for qid, answers in questions:
-        total += 1
-        if qid not in predictions:
-            unanswered += 1
-            continue
-        if not answers:
-            raise DataError(f"question {qid} has no gold answer")
-        pred = predictions[qid]
-        exact_i += max(squad_normalize(pred) == squad_normalize(g) for g in answers)
-        f1_i += max(squad_f1(pred, g) for g in answers)
-    if total == 0:
-        raise DataError("no questions to score")
-    return {"exact_match": 100.0 * exact_i / total, "f1": 100.0 * f1_i / total, "n": total, "unanswered": unanswered}
+    return _qa_scores(questions, predictions, lambda p, g: squad_normalize(p) == squad_normalize(g), squad_f1)
 
 
 def squad_questions(dataset: Mapping[str, Any] | Sequence[Any]) -> list[tuple[str, list[str]]]:
