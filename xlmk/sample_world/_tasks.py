@@ -11,6 +11,7 @@ import hashlib
 import json
 import random
 import unicodedata
+from typing import Any
 
 from ._seed import LANGUAGES, NER_TAGS, World
 from ._text import Missing, Renderer, Seg, plain
@@ -295,13 +296,18 @@ def qa_order(world: World) -> tuple:
     return order, set(order[0::4]), set(order[1::4])
 
 
+def qa_docs(wiki: Any, order: list) -> list:
+    """The wiki's documents about the QA entities, in the seeded order of `qa_order`."""
+    rank = {qid: i for i, qid in enumerate(order)}
+    return sorted((d for d in wiki.docs if d.qid in rank), key=lambda d: rank[d.qid])
+
+
 def mlqa(world: World, wikis: dict) -> dict:
     order, dev_ids, test_ids = qa_order(world)
-    rank = {qid: i for i, qid in enumerate(order)}
     out = {}
     for lang, wiki in wikis.items():
         r = Renderer(world, lang)
-        docs = sorted((d for d in wiki.docs if d.qid in rank), key=lambda d: rank[d.qid])
+        docs = qa_docs(wiki, order)
         for split, ids in (("dev", dev_ids), ("test", test_ids)):
             data = _squad(world, r, [d for d in docs if d.qid in ids], 20, 2, f"{split}/{lang}", False)
             out[f"mlqa/{split}/{split}-context-{lang}-question-{lang}.json"] = json.dumps({"version": 1.0, "data": data})

@@ -20,7 +20,7 @@ import json
 import random
 
 from ._seed import LANGUAGES, World
-from ._tasks import _claimable, _render_fact, _squad, _xnli_items, plain, qa_order, tokens
+from ._tasks import _claimable, _render_fact, _squad, _xnli_items, plain, qa_docs, qa_order, tokens
 from ._text import Renderer
 
 PAWSX_LANGUAGES = ("en", "de", "es", "zh")
@@ -77,11 +77,10 @@ def pawsx(world: World) -> dict:
 # --- XQuAD and TyDiQA-GoldP -----------------------------------------------------------------------
 def xquad(world: World, wikis: dict) -> dict:
     order, dev_ids, test_ids = qa_order(world)
-    rank = {qid: i for i, qid in enumerate(order)}
     out = {}
     for lang, wiki in wikis.items():
         r = Renderer(world, lang)
-        docs = sorted((d for d in wiki.docs if d.qid in rank), key=lambda d: rank[d.qid])
+        docs = qa_docs(wiki, order)
         data = _squad(world, r, [d for d in docs if d.qid in test_ids], 16, 2, f"xquad/{lang}", True)
         for article in data:
             article.pop("title")
@@ -94,12 +93,11 @@ def xquad(world: World, wikis: dict) -> dict:
 
 def tydiqa(world: World, wikis: dict) -> dict:
     order, dev_ids, test_ids = qa_order(world)
-    rank = {qid: i for i, qid in enumerate(order)}
     train_data = []
     out = {}
     for lang, name in TYDIQA_NAMES.items():
         r = Renderer(world, lang)
-        docs = sorted((d for d in wikis[lang].docs if d.qid in rank), key=lambda d: rank[d.qid])
+        docs = qa_docs(wikis[lang], order)
         rest = [d for d in docs if d.qid not in dev_ids and d.qid not in test_ids]
         for split, chosen, quota in (("train", rest, 60 if lang == "en" else 30), ("dev", [d for d in docs if d.qid in test_ids], 16)):
             data = _squad(world, r, chosen, quota, 2, f"tydiqa/{split}/{lang}", True)
