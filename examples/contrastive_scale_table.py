@@ -24,7 +24,7 @@ COLUMNS = ["in-batch XEP", "in-batch XOR", "probe XEP", "probe XOR", "MLM loss"]
 
 
 def scores(run_dir: Path, probe_dir: Path | None = None) -> tuple[int | None, dict[str, float]]:
-    """(seed, {column: value}) of one pre-training run and its probes (probe_dir defaults to the run's parent)."""
+    """(seed, {column: value}) of one pre-training run and of the probe rows found under `probe_dir`."""
     rows = read_rows([run_dir]) if any(run_dir.rglob(RESULTS_FILE)) else []
     probe_rows = [r for r in read_rows([probe_dir]) if r.stage == "probe"] if probe_dir and any(probe_dir.rglob(RESULTS_FILE)) else []
     out: dict[str, float] = {}
