@@ -115,19 +115,15 @@ class PageStream:
             pos = end
 
 
-def _page_fields(elem: ET.Element, site: SiteInfo):
-    """(title, ns, redirect target or None, wikitext) of a parsed <page>."""
-    title = (elem.findtext("title") or "").strip()
-    ns_text = elem.findtext("ns")
+def _page_fields(title: str | None, ns_text: str | None, target: str | None, text: str | None, site: SiteInfo):
+    """(title, ns, redirect target or None, wikitext) from what `page_parts` read of a <page>."""
+    title = (title or "").strip()
     if ns_text is not None:
         ns = int(ns_text)
     else:  # very old dumps: the namespace only shows as a title prefix
         prefix = title.split(":", 1)[0] if ":" in title else ""
         ns = (site.namespace_of(prefix) or 0) if prefix else 0
-    revisions = elem.findall("revision")
-    text = (revisions[-1].findtext("text") if revisions else None) or ""
-    redirect = elem.find("redirect")
-    target = redirect.get("title") if redirect is not None else None
+    text = text or ""
     if target is None and text.lstrip().startswith("#"):
         m = _REDIRECT.match(text)
         target = m.group(1) if m else None
@@ -165,6 +161,7 @@ def process_pages(job: dict) -> dict:
 
     job: index, path, site (SiteInfo), pages [(bytes, line, offset)], work_dir, description_chars.
     """
+    from xlmk.knowledge.page_xml import page_parts
     from xlmk.knowledge.wikitext import clean_wikitext
 
     site: SiteInfo = job["site"]
@@ -172,8 +169,7 @@ def process_pages(job: dict) -> dict:
     problems, mentions, descriptions, redirects = [], [], [], []
     for raw, line, offset in job["pages"]:
         try:
-            elem = ET.fromstring(raw.decode("utf-8"))
-            title, ns, target, text = _page_fields(elem, site)
+            title, ns, target, text = _page_fields(*page_parts(raw), site)
         except UnicodeDecodeError as exc:
             problems.append(problem("non_utf8", job["path"], line + raw.count(b"\n", 0, exc.start),
                                     offset + exc.start, f"invalid UTF-8 byte: {exc.reason}", raw))
