@@ -23,6 +23,9 @@ def split(text, lang, protected=()):
      ["Hà Nội là thủ đô.", "TP. Hồ Chí Minh là thành phố lớn nhất."]),
     ("es", "¿Qué es? Es la Sra. García. Vive aquí.", ["¿Qué es?", "Es la Sra. García.", "Vive aquí."]),
     ("en", "Line one\nLine two.  \n\n  Line three", ["Line one", "Line two.", "Line three"]),
+    # lower case after the blanks (ASCII or not) continues the sentence; blanks at the very end do not
+    ("en", "One.   two. Three. Δέλτα. δέλτα ends.  ", ["One.   two.", "Three.", "Δέλτα. δέλτα ends."]),
+    ("fr", "Il part.\u00a0été venu. Ça va!) oui.", ["Il part.\u00a0été venu.", "Ça va!) oui."]),
 ])
 def test_sentences_per_language(lang, text, expected):
     assert split(text, lang) == expected

@@ -14,7 +14,8 @@ import re
 
 _CLOSERS = "\"'”’»›」』）)]}】〕〉》"
 _HARD = re.compile(f"[。！？｡।॥؟۔။።։།។]+[{re.escape(_CLOSERS)}]*")
-_SOFT = re.compile(f"[.!?…]+[{re.escape(_CLOSERS)}]*(?=\\s)")
+# The next word may not start with an ASCII lower-case letter: most rejected ends never reach Python.
+_SOFT = re.compile(f"[.!?…]+[{re.escape(_CLOSERS)}]*(?=\\s+(?:[^\\sa-z]|\\Z))")
 
 # Words that take a full stop without ending a sentence, per language (lower case, without the dot).
 ABBREVIATIONS: dict[str, frozenset[str]] = {
