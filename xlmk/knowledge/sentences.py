@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from itertools import accumulate, repeat
+from operator import add, sub
 
 _CLOSERS = "\"'”’»›」』）)]}】〕〉》"
 _HARD = re.compile(f"[。！？｡।॥؟۔။።։།។]+[{re.escape(_CLOSERS)}]*")
@@ -35,6 +37,20 @@ ORDINAL_DOT = frozenset("de da no nb nn fi cs sk hu hr sl sr bs tr lv et is fo e
 _NEXT_CHAR = re.compile(r"\S")
 
 
+def _word_before(text: str, at: int, reach: int = 32) -> str:
+    """The run of non-blank characters that ends at `at` (split in C; walked back only past `reach`)."""
+    chunk = text[max(0, at - reach):at]
+    if not chunk or chunk[-1].isspace():
+        return ""
+    words = chunk.rsplit(None, 1)
+    if len(words) == 1 and at > reach and not chunk[0].isspace():  # may start before the chunk
+        start = at - reach
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        return text[start:at]
+    return words[-1]
+
+
 def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
     """`lang` is the base language (no region); the next word is found without copying the rest."""
     nxt = _NEXT_CHAR.search(text, end)
@@ -42,10 +58,7 @@ def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
         return False
     if text[dot_at] != ".":
         return True
-    word_start = dot_at
-    while word_start > 0 and not text[word_start - 1].isspace():
-        word_start -= 1
-    word = text[word_start:dot_at].lstrip("(\"'«“")
+    word = _word_before(text, dot_at).lstrip("(\"'«“")
     if len(word) == 1 and word.isalpha():  # an initial: "J. R. R. Tolkien"
         return False
     if word.lower() in ABBREVIATIONS.get(lang, ()):
@@ -53,17 +66,16 @@ def _is_soft_end(text: str, dot_at: int, end: int, lang: str) -> bool:
     return not (word.isdigit() and lang in ORDINAL_DOT)
 
 
-def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
-    cuts = {m.end() for m in _HARD.finditer(text)}
+def _cuts(text: str, lang: str, protected) -> list[int]:
+    """The offsets where sentences end, in order, ending with len(text)."""
+    cuts = set() if text.isascii() else {m.end() for m in _HARD.finditer(text)}  # isascii() is O(1)
     base = lang.split("-")[0]
     for m in _SOFT.finditer(text):
         if _is_soft_end(text, m.start(), m.end(), base):
             cuts.add(m.end())
-    pos = text.find("\n")
-    while pos != -1:
-        cuts.add(pos)
-        pos = text.find("\n", pos + 1)
+    if "\n" in text:  # newline offsets summed in C: the lengths of the lines before, plus one each, less one
+        lines = map(len, text.split("\n")[:-1])
+        cuts.update(map(sub, accumulate(map(add, lines, repeat(1))), repeat(1)))
     ordered_cuts = sorted(cuts)
     if protected:
         # Protected spans (a page's links) do not overlap, so only the last one starting before a
@@ -76,24 +88,41 @@ def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) 
                 kept.append(c)
         ordered_cuts = kept
     ordered_cuts.append(len(text))
-    spans, prev = [], 0
-    for c in ordered_cuts:
-        piece = text[prev:c]
-        core = piece.strip()  # str.strip drops what str.isspace calls blank
-        if core:
-            s = prev + len(piece) - len(piece.lstrip())
-            spans.append((s, s + len(core)))
-        prev = c
-    return spans
+    return ordered_cuts
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) of text[start:end] without its blanks, or None if it is all blank."""
+    piece = text[start:end]
+    core = piece.strip()  # str.strip drops what str.isspace calls blank
+    if not core:
+        return None
+    s = start + len(piece) - len(piece.lstrip())
+    return s, s + len(core)
+
+
+def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
+    cuts = _cuts(text, lang, protected)
+    spans = map(_trimmed, repeat(text), [0, *cuts], cuts)
+    return [span for span in spans if span is not None]
 
 
 def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):
-    """For each span (in any order), the (sentence start, sentence end) holding it, or None."""
-    sentences = sentence_spans(text, lang, spans)
-    starts = [s for s, _ in sentences]
-    found = []
+    """For each span (in any order), the (sentence start, sentence end) holding it, or None.
+
+    Only the sentence around each span is trimmed (a page has more sentences than links); a span that
+    its own piece does not hold (only an empty one, at a cut) is looked up among all sentences."""
+    cuts = _cuts(text, lang, spans)
+    found, sentences = [], None
     for start, end in spans:
-        i = bisect.bisect_right(starts, start) - 1
-        ok = i >= 0 and sentences[i][0] <= start and end <= sentences[i][1]
-        found.append(sentences[i] if ok else None)
+        k = bisect.bisect_right(cuts, start)
+        sent = _trimmed(text, cuts[k - 1] if k else 0, cuts[k]) if k < len(cuts) else None
+        if sent is None or not (sent[0] <= start and end <= sent[1]):
+            if sentences is None:
+                sentences = sentence_spans(text, lang, spans)
+                starts = [s for s, _ in sentences]
+            i = bisect.bisect_right(starts, start) - 1
+            sent = sentences[i] if i >= 0 and sentences[i][0] <= start and end <= sentences[i][1] else None
+        found.append(sent)
     return found

@@ -16,6 +16,8 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress, count, repeat
+from operator import is_not
 
 from xlmk.knowledge.tidy import tidy
 from xlmk.knowledge.titles import ARTICLE, SiteInfo, classify_target
@@ -169,7 +171,7 @@ class _TokenWalker:
         body_open, body_close, text_cls = K.body_open, K.body_close, K.text
         stack: list[int] = []
         classes = list(map(type, tokens))
-        for i in [i for i, cls in enumerate(classes) if cls is not text_cls]:  # text (half) pairs nothing
+        for i in compress(count(), map(is_not, classes, repeat(text_cls))):  # text (half) pairs nothing
             cls = classes[i]
             if cls in opens:
                 stack.append(i)
