@@ -146,3 +146,42 @@ def test_tidy_blanks_at_the_ends_and_before_punctuation(text, spans, tidied, mov
 
     assert tidy(text, spans) == tidied
     assert spans == moved
+
+
+# What a page's body may hold, including openers left unclosed that a later line could close.
+BODY = ["Text [[Paris]] and [[a|b]].", "{{Infobox|x=[[y]]}}", "[[a|b", "[[a|b]", "{{open|", "<ref>r", "<!-- c",
+        "<nowiki>", "<ref>x</ref>", "{|\n| cell", "== H ==", "* item [[L]]", "''it", "-{zh-hans:A;zh-hant:B}-",
+        "[http://x.org t", "{{{arg", "<div>", "<gallery>", "__NOTOC__", "&amp;", " ", ""]
+# Lines a page may end with: hidden ones, and ones that show or that pair with the body.
+TAIL = ["[[Category:X]]", "[[Category:Y|sort]]", "[[de:Paris]]", "[[fr:Paris]]", "  [[Category:Z]] ", "",
+        "   ", "{{DEFAULTSORT:Smith, J}}", "{{Authority control}}", "{{Navbox|a=b|c}}", "{{#if:x|y}}",
+        "[[:Category:X]]", "[[Paris]]", "[[File:a.jpg]]", "[[File:a.jpg|thumb|cap]]", "{{}}", "{{ }}",
+        "{{a|{{b}}}}", "{{a}}}", "}}", "]]", "|}", "</ref>", "-->", "</nowiki>", "[[de:X]] tail", "{{x}}{{y}}",
+        "[[Category:A&amp;B]]", "[[wikt:word]]", "[[Category:X]]]]", "[[de:Paris]]\t"]
+
+
+def _pages(n, seed):
+    import random
+
+    rnd = random.Random(seed)
+    for _ in range(n):
+        body = "\n".join(rnd.choice(BODY) for _ in range(rnd.randint(0, 4)))
+        yield body + "\n" + "\n".join(rnd.choice(TAIL) for _ in range(rnd.randint(0, 6)))
+
+
+def test_a_hidden_tail_is_not_tokenized_and_changes_nothing(monkeypatch):
+    from xlmk.knowledge import wikitext
+
+    def as_dict(page):
+        return page.text, page.links, page.headings, list(page.stats.items())
+
+    pages = list(_pages(3000, seed=5))
+    shortcut = [as_dict(clean_wikitext(p, EN)) for p in pages]
+    seen = []
+    tokenize = wikitext._tokenizer().tokenize
+    monkeypatch.setattr(wikitext, "_TOKENIZER", type("T", (), {"tokenize": lambda self, t, *a: (
+        seen.append(len(t)), tokenize(t, *a))[1]})())
+    clean_wikitext("Body [[Paris]].\n\n[[Category:X]]\n{{DEFAULTSORT:X}}\n[[de:Paris]]", EN)
+    assert seen == [len("Body [[Paris]].\n")]  # the tail (blank lines included) never reaches the tokenizer
+    monkeypatch.setattr(wikitext, "_hidden_tail", lambda text, site: (len(text), []))
+    assert [as_dict(clean_wikitext(p, EN)) for p in pages] == shortcut

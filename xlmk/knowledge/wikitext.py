@@ -85,12 +85,62 @@ class CleanPage:
         return self.headings[0][0] if self.headings else len(self.text)
 
 
+# One line of a page's hidden tail: a link or a template with nothing inside that could open or close
+# anything else (no brackets, braces, tags, entities, quotes or signatures).
+_TAIL_LINE = re.compile(r"[ \t]*(?:\[\[([^\[\]{}<>|&'~\n]+)\]\]"
+                        r"|\{\{[ \t]*[^\s\[\]{}<>|&'~][^\[\]{}<>|&'~\n]*(?:\|[^\[\]{}<>&'~\n]*)?\}\})[ \t]*")
+HIDDEN_LINKS = frozenset(["file", "category", "interlanguage"])
+
+
+def _hidden_tail(text: str, site: SiteInfo) -> tuple[int, list[str]]:
+    """Where the page's hidden tail starts, and the kinds of the links in it.
+
+    Pages end with lines that show nothing: category and interlanguage links, {{DEFAULTSORT:…}},
+    navigation boxes. When every line after some newline is blank, or one such link or template and
+    nothing else, the tokenizer never needs to see them: they hold no opener that could pair with
+    anything before them (the line pattern admits no bracket, brace or tag inside), so the text before
+    tokenizes the same, and they show nothing. Their links are still counted as the walk counts them."""
+    end, start, kinds = len(text), len(text), []
+    while end > 0:
+        nl = text.rfind("\n", 0, end)
+        line = text[nl + 1:end]
+        if line and not line.isspace():
+            m = _TAIL_LINE.fullmatch(line)
+            if m is None:
+                break
+            if m.group(1) is not None:
+                target = _target(m.group(1), site)
+                if target.kind not in HIDDEN_LINKS or target.colon:
+                    break
+                kinds.append(target.kind)
+        start = nl + 1
+        if nl == -1:
+            break
+        end = nl
+    kinds.reverse()
+    return start, kinds
+
+
+def _target(raw: str, site: SiteInfo):
+    cache = site.targets  # popular targets recur across pages
+    target = cache.get(raw)
+    if target is None:
+        if len(cache) > 200_000:  # bounded: a worker sees millions of distinct targets
+            cache.clear()
+        target = cache[raw] = classify_target(raw, site)
+    return target
+
+
 def clean_wikitext(wikitext: str, site: SiteInfo) -> CleanPage:
     """Tokenize one page's wikitext and return its cleaned text with link and heading spans."""
+    text = convert_variants(wikitext)
+    tail, tail_links = _hidden_tail(text, site)
     # skip_style_tags=True: bold and italic quotes stay in the text, where _visible drops them
-    tokens = _tokenizer().tokenize(convert_variants(wikitext), 0, True)
+    tokens = _tokenizer().tokenize(text[:tail] if tail < len(text) else text, 0, True)
     walker = _TokenWalker(tokens, site)
     walker.walk(0, len(tokens), in_link=False)
+    for kind in tail_links:
+        walker.stats["links_" + kind] += 1
     links, headings = walker.links, walker.headings
     spans = [[s, e] for s, e, _ in links] + [[s, e] for s, e in headings]
     text = tidy("".join(walker.parts), spans)
@@ -304,15 +354,10 @@ class _TokenWalker:
         first = toks[i + 1] if i + 1 < title_end else None
         # most titles are one text token: its text is what raw() would join
         raw = first["text"] if title_end == i + 2 and type(first) is text_cls else self.raw(i + 1, title_end)
-        cache = self.site.targets  # popular targets recur across pages
-        target = cache.get(raw)
-        if target is None:
-            if len(cache) > 200_000:  # bounded: a worker sees millions of distinct targets
-                cache.clear()
-            target = cache[raw] = classify_target(raw, self.site)
+        target = _target(raw, self.site)
         kind = target.kind
         self.stats["links_" + kind] += 1
-        if kind in ("file", "category", "interlanguage") and not target.colon:
+        if kind in HIDDEN_LINKS and not target.colon:
             return  # rendered as an image, a category or a sidebar entry, not as text
         start = self.length
         label = toks[title_end + 1] if title_end + 2 == j else None
