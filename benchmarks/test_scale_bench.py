@@ -160,7 +160,25 @@ def test_wikidata_shard_against_decompress_and_orjson(benchmark, tmp_path):
           f"bz2 decompression alone {mb / unpack:.1f} MB/s per thread")
 
 
-def test_wikipedia_shard_against_decompress_and_iterparse(benchmark, tmp_path):
+def _article_length_xml(xml: bytes, per_page: int = 25) -> bytes:
+    """The articles of `xml` joined `per_page` at a time into pages of real articles' length
+    (~12 KB of wikitext: the sample world's pages hold ~0.5 KB, enwiki's articles average several KB)."""
+    from xlmk.knowledge.page_xml import page_parts
+    from xlmk.knowledge.wikipedia import PageStream
+
+    import snippets
+
+    texts = []
+    for raw, _, _ in PageStream(io.BytesIO(xml), "x").pages():
+        title, ns, target, text = page_parts(raw)
+        if ns in (None, "0") and target is None and not (text or "").lstrip().startswith("#"):
+            texts.append(text)
+    pages = [(f"Joined {k}", "\n\n".join(texts[k:k + per_page]), 0, None) for k in range(0, len(texts), per_page)]
+    return snippets.wikipedia_dump(pages)
+
+
+@pytest.mark.parametrize("pages", ["sample", "article-length"])
+def test_wikipedia_shard_against_decompress_and_iterparse(benchmark, tmp_path, pages):
     import bz2
 
     from xlmk.knowledge.ranges import describe, plan_ranges
@@ -170,12 +188,16 @@ def test_wikipedia_shard_against_decompress_and_iterparse(benchmark, tmp_path):
     import snippets
 
     _, en = _sources()
-    dump, index = snippets.multistream(replicate_xml(en, 8), 100)
+    xml = replicate_xml(en, 8)
+    if pages == "article-length":
+        xml = _article_length_xml(xml)
+    per_stream = 100 if pages == "sample" else 4
+    dump, index = snippets.multistream(xml, per_stream)
     path = tmp_path / "enwiki-20240101-pages-articles-multistream.xml.bz2"
     path.write_bytes(dump)
     (tmp_path / "enwiki-20240101-pages-articles-multistream-index.txt.bz2").write_bytes(index)
     source = describe(path)
-    rng = plan_ranges(source, 0, 1000)[1]
+    rng = plan_ranges(source, 0, 1000 if pages == "sample" else 40)[1]
     job = {"id": "wiki/en/00001", "index": 1, "role": "pages", "source": source, "range": rng,
            "work_dir": str(tmp_path / "w"), "out_dir": str(tmp_path), "site": SiteInfo(lang="en"),
            "description_chars": 2000}
@@ -206,8 +228,8 @@ def test_wikipedia_shard_against_decompress_and_iterparse(benchmark, tmp_path):
     benchmark.pedantic(one_round, rounds=7, iterations=1)
     base, ours = min(cpu["bare"]), min(cpu["ours"])
     mb = size / 1e6
-    print(f"\n[scale] wikipedia shard ({mb:.1f} MB, multistream): {mb / ours:.2f} MB/s per worker vs decompress + "
-          f"iterparse {mb / base:.2f} MB/s -> ratio {base / ours:.3f} in CPU time, "
+    print(f"\n[scale] wikipedia shard, {pages} pages ({mb:.1f} MB, multistream): {mb / ours:.2f} MB/s per worker vs "
+          f"decompress + iterparse {mb / base:.2f} MB/s -> ratio {base / ours:.3f} in CPU time, "
           f"{min(wall['bare']) / min(wall['ours']):.3f} in wall time (best of 7 interleaved rounds; "
           f"load average {load:.1f} to {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
           f"single-reader build: 0.06-0.09)")

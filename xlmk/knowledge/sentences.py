@@ -114,10 +114,12 @@ def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):
     Only the sentence around each span is trimmed (a page has more sentences than links); a span that
     its own piece does not hold (only an empty one, at a cut) is looked up among all sentences."""
     cuts = _cuts(text, lang, spans)
-    found, sentences = [], None
+    found, sentences, trimmed = [], None, {}
     for start, end in spans:
         k = bisect.bisect_right(cuts, start)
-        sent = _trimmed(text, cuts[k - 1] if k else 0, cuts[k]) if k < len(cuts) else None
+        if k not in trimmed:  # long pages hold several links a sentence
+            trimmed[k] = _trimmed(text, cuts[k - 1] if k else 0, cuts[k]) if k < len(cuts) else None
+        sent = trimmed[k]
         if sent is None or not (sent[0] <= start and end <= sent[1]):
             if sentences is None:
                 sentences = sentence_spans(text, lang, spans)

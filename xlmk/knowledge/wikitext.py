@@ -354,7 +354,9 @@ class _TokenWalker:
         first = toks[i + 1] if i + 1 < title_end else None
         # most titles are one text token: its text is what raw() would join
         raw = first["text"] if title_end == i + 2 and type(first) is text_cls else self.raw(i + 1, title_end)
-        target = _target(raw, self.site)
+        target = self.site.targets.get(raw)  # the cache hit inline: most links are to popular targets
+        if target is None:
+            target = _target(raw, self.site)
         kind = target.kind
         self.stats["links_" + kind] += 1
         if kind in HIDDEN_LINKS and not target.colon:
