@@ -1,5 +1,6 @@
 """Parallel input: ranges that tile a dump, read by any worker, with the file's own line numbers."""
 import bz2
+import os
 
 import pytest
 
@@ -140,3 +141,45 @@ def test_a_damaged_gzip_member_costs_that_member_only(tmp_path):
     intact = [ln for k in (0, 1, 3, 4) for ln in parts[k].splitlines(keepends=True)]
     assert kept[:2000] == intact[:2000] and kept[-2000:] == intact[-2000:]  # before and after the damage
     assert set(intact) <= set(kept) and nbytes == sum(map(len, kept))
+
+
+@pytest.mark.parametrize("block", [7, 1 << 22])
+def test_the_index_is_read_in_runs_across_blocks_with_lines_counted(tmp_path, monkeypatch, block):
+    from xlmk.knowledge import ranges
+
+    monkeypatch.setattr(ranges, "INDEX_BLOCK", block)
+    _, path = _multistream(tmp_path)
+    offsets = [o for o, _ in describe(path)["streams"]]
+    index = tmp_path / "index.txt"
+    # blank lines, a CRLF line, a leading-zero offset and a last line without its newline
+    index.write_bytes(b"%d:1:A\n\n%d:2:B\r\n0%d:3:C\n  \n%d:4:D\n%d:5:E" % (
+        offsets[0], offsets[0], offsets[0], offsets[1], offsets[2]))
+    assert read_multistream_index(index, path) == [(offsets[0], 3), (offsets[1], 1), (offsets[2], 1)]
+    index.write_bytes(b"%d:1:A\n%d:2:B\n\n7x:3:C\n" % (offsets[0], offsets[1]))
+    with pytest.raises(DataError, match=r"not an `offset:page_id:title` line: b'7x:3:C\\n'") as err:
+        read_multistream_index(index, path)
+    assert err.value.line == 4
+    index.write_bytes(b"%d:1:A\n%d:2:B\n%d:3:C" % (offsets[1], offsets[1], offsets[0]))
+    with pytest.raises(DataError, match="offsets go back at line 3"):
+        read_multistream_index(index, path)
+
+
+def test_stream_lists_are_cached_per_index_and_dump(tmp_path, monkeypatch):
+    from xlmk.knowledge import ranges
+    from xlmk.knowledge.ranges import cached_streams
+
+    _, path = _multistream(tmp_path)
+    source = describe(path, streams=False)
+    assert "streams" not in source  # the build reads them in a task, not in the coordinator
+    cache = tmp_path / "index"
+    first = cached_streams(source, cache)
+    assert first == describe(path)["streams"] and len(list(cache.glob("*.streams.json"))) == 1
+
+    def unread(index, dump):
+        raise AssertionError("the index was read again")
+
+    monkeypatch.setattr(ranges, "read_multistream_index", unread)
+    assert cached_streams(source, cache) == first
+    os.utime(path, ns=(1, 1))  # another dump at the same path: the cache does not apply
+    with pytest.raises(AssertionError, match="read again"):
+        cached_streams(source, cache)

@@ -53,6 +53,12 @@ def multistream_index_for(dump: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+# One stream's run of index lines: the first line's offset, then every following line with the same offset
+# (one match per ~100 pages, so a 23-million-line index is read in C, not line by line in Python).
+_INDEX_RUN = re.compile(rb"(\d+):[^\n]*\n(?:\1:[^\n]*\n)*")
+INDEX_BLOCK = 1 << 22
+
+
 def read_multistream_index(index: Path, dump: Path) -> list[tuple[int, int]]:
     """(stream offset, pages in the stream) in file order, checked against the dump.
 
@@ -64,21 +70,44 @@ def read_multistream_index(index: Path, dump: Path) -> list[tuple[int, int]]:
 
     opener = bz2.open if compression_of(index) == "bz2" else open
     streams: list[list[int]] = []
+    lineno = 0  # lines before `pos`
+
+    def add(offset: int, lines: int) -> None:
+        if streams and offset == streams[-1][0]:
+            streams[-1][1] += lines
+        elif streams and offset < streams[-1][0]:
+            raise mismatch(f"offsets go back at line {lineno + 1}")
+        else:
+            streams.append([offset, lines])
+
     try:
         with opener(index, "rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                head = line.split(b":", 1)[0]
-                if not head.strip():
-                    continue
-                if not head.isdigit():
-                    raise DataError(f"not an `offset:page_id:title` line: {line[:80]!r}", path=index, line=lineno)
-                offset = int(head)
-                if streams and offset == streams[-1][0]:
-                    streams[-1][1] += 1
-                elif streams and offset < streams[-1][0]:
-                    raise mismatch(f"offsets go back at line {lineno}")
-                else:
-                    streams.append([offset, 1])
+            rest, more = b"", True
+            while more:
+                block = fh.read(INDEX_BLOCK)
+                more = bool(block)
+                buf = rest + block
+                cut = buf.rfind(b"\n") + 1 if more else len(buf)  # whole lines; the rest waits for more
+                buf, rest, pos = buf[:cut], buf[cut:], 0
+                while pos < len(buf):
+                    m = _INDEX_RUN.match(buf, pos)
+                    if m is not None:
+                        lines = buf.count(b"\n", pos, m.end())
+                        add(int(m.group(1)), lines)
+                        lineno += lines
+                        pos = m.end()
+                        continue
+                    nl = buf.find(b"\n", pos)  # one line the slow way: blank, bad, or last without a newline
+                    end = len(buf) if nl == -1 else nl + 1
+                    line = buf[pos:end]
+                    head = line.split(b":", 1)[0]
+                    if head.strip():
+                        if not head.isdigit():
+                            raise DataError(f"not an `offset:page_id:title` line: {line[:80]!r}", path=index,
+                                            line=lineno + 1)
+                        add(int(head), 1)
+                    lineno += 1
+                    pos = end
     except STREAM_ERRORS as exc:
         raise DataError(f"unreadable index: {type(exc).__name__}: {exc}", path=index) from None
     size = dump.stat().st_size
@@ -114,14 +143,17 @@ def source_key(path: Path) -> str:
     return f"{path.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
-def describe(path: Path, *, index: Path | None = None, use_packages: bool = True) -> dict:
-    """How `path` will be read: {path, reader, index?, streams? (multistream)}; cheap (no decompression)."""
+def describe(path: Path, *, index: Path | None = None, use_packages: bool = True, streams: bool = True) -> dict:
+    """How `path` will be read: {path, reader, index?, streams? (multistream)}; cheap (no decompression)
+    but for the multistream index, which `streams=False` leaves to `cached_streams`."""
     compression = compression_of(path)
     if compression == "bz2":
         index = index or multistream_index_for(path)
         if index is not None:
-            return {"path": str(path), "reader": "multistream", "index": str(index),
-                    "streams": read_multistream_index(index, path), "size": path.stat().st_size}
+            source = {"path": str(path), "reader": "multistream", "index": str(index), "size": path.stat().st_size}
+            if streams:
+                source["streams"] = read_multistream_index(index, path)
+            return source
     if compression == "plain":
         if index is not None:
             raise DataError(f"--index is for multistream .bz2 dumps; {path} is not compressed", path=index)
@@ -129,6 +161,24 @@ def describe(path: Path, *, index: Path | None = None, use_packages: bool = True
     have = packages()
     fast = use_packages and have["indexed_bzip2" if compression == "bz2" else "rapidgzip"]
     return {"path": str(path), "reader": compression if fast else f"{compression}-stdlib"}
+
+
+def cached_streams(source: dict, cache_dir: Path) -> list[tuple[int, int]]:
+    """`read_multistream_index` of a multistream source, kept in `cache_dir` for the next run (keyed by
+    the index's and the dump's path, size and mtime)."""
+    from xlmk.io import atomic_write_json
+
+    index, dump = Path(source["index"]), Path(source["path"])
+    cache = cache_dir / f"{source_key(index)}-{source_key(dump).rsplit('-', 1)[1]}.streams.json"
+    if cache.is_file():
+        try:
+            return [(int(o), int(n)) for o, n in json.loads(cache.read_text())]
+        except (ValueError, TypeError):  # a damaged cache is read again from the index
+            pass
+    streams = read_multistream_index(index, dump)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(cache, streams, indent=None)
+    return streams
 
 
 def index_job(source: dict, cache_dir: Path, threads: int) -> dict:
