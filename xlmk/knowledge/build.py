@@ -34,8 +34,8 @@ from xlmk.knowledge.engines import run_tasks
 from xlmk.knowledge.malformed import MalformedLog
 from xlmk.knowledge.options import BUILDER_VERSION, BuildOptions
 from xlmk.knowledge.schema import TABLES, table_files
-from xlmk.knowledge.tasks import (EXIT_AFTER_ENV, FAULT_ENV, input_task, read_task, resolve_task, titles_task,
-                                  write_marker)
+from xlmk.knowledge.tasks import (EXIT_AFTER_ENV, FAULT_ENV, input_task, manifest_task, read_task, resolve_task,
+                                  streams_task, titles_task, write_marker)
 
 __all__ = ["EXIT_AFTER_ENV", "build_knowledge", "merge_knowledge"]
 
@@ -327,9 +327,10 @@ def _input_phase(run: _Run, inputs: list[dict], state: dict) -> None:
     from xlmk.knowledge.ranges import describe
 
     todo, where = [], []
-    for item in inputs:
+    described_all = [[describe(f, index=item["index"], streams=False) for f in item["files"]] for item in inputs]
+    _read_indexes(run, [src for described in described_all for src in described])
+    for item, described in zip(inputs, described_all):
         entry = state["inputs"][item["key"]]
-        described = [describe(f, index=item["index"]) for f in item["files"]]
         if entry["sources"] is not None:  # hashed and indexed by an earlier run
             for src, known in zip(described, entry["sources"]):
                 known.update({k: v for k, v in src.items() if k == "streams"})
@@ -349,10 +350,19 @@ def _input_phase(run: _Run, inputs: list[dict], state: dict) -> None:
                 state["inputs"][item["key"]]["sources"] = [
                     {k: v for k, v in s.items() if k != "streams"} for s in item["sources"]]
         atomic_write_json(run.work / "state.json", state)
-    for item in inputs:  # the multistream stream lists are re-read from the index, never stored
-        for src, file in zip(item["sources"], item["files"]):
-            if src["reader"] == "multistream" and "streams" not in src:
-                src["streams"] = describe(file, index=item["index"])["streams"]
+
+
+def _read_indexes(run: _Run, sources: list[dict]) -> None:
+    """Each multistream source's streams, read from its index in a task (one pass over a file of ~1 GB
+    for the largest Wikipedias, cached under `_work/index/`): the coordinator's work stays in
+    proportion to the ranges. An index that does not match its dump stops the build here."""
+    jobs = [{"source": src, "cache_dir": str(run.work / "index")} for src in sources if src["reader"] == "multistream"]
+    if not jobs:
+        return
+    task = run.progress.add_task("reading multistream indexes", total=len(jobs))
+    for job, result in zip(jobs, run.engine(streams_task, jobs)):
+        job["source"]["streams"] = result["streams"]
+        run.progress.advance(task)
 
 
 # ---------------------------------------------------------------- phase 2: reading
@@ -437,8 +447,6 @@ def _missing(work: Path) -> list[str]:
 
 # ---------------------------------------------------------------- phase 3: merge
 def _merge(run: _Run, state: dict, languages, started: float) -> dict:
-    from xlmk.knowledge.manifest import assemble_manifest
-
     _check_not_empty(run)
     t = time.time()
     _titles_phase(run, languages)
@@ -446,9 +454,9 @@ def _merge(run: _Run, state: dict, languages, started: float) -> dict:
     t = time.time()
     _resolve_phase(run, state)
     run.timings["resolve_s"] = round(time.time() - t, 3)
-    _ensure_tables(run.out)
     fingerprint = _fingerprint(state, languages)
-    manifest = assemble_manifest(run.out, state, fingerprint, languages)
+    job = {"out": str(run.out), "state": state, "fingerprint": fingerprint, "languages": languages}
+    manifest = list(run.engine(manifest_task, [job]))[0]  # in a worker: the coordinator stays light
     atomic_write_json(run.out / "manifest.json", manifest)
     from xlmk.contracts import BUILD_FAILED
 
@@ -517,15 +525,6 @@ def _resolve_phase(run: _Run, state: dict) -> None:
     task = run.progress.add_task("resolving links", total=len(jobs))
     for _ in run.engine(resolve_task, jobs):
         run.progress.advance(task)
-
-
-def _ensure_tables(out: Path) -> None:
-    """Every table directory holds at least one (possibly empty) shard, so readers find its schema."""
-    from xlmk.knowledge.shards import empty_table, write_table
-
-    for table in TABLES:
-        if not table_files(out, table):
-            write_table(out / table / "part-00000.parquet", empty_table(table))
 
 
 def _drop_work_shards(work: Path) -> None:

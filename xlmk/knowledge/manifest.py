@@ -73,6 +73,15 @@ def _read_markers(work: Path, malformed: MalformedLog) -> Counter:
     return stats
 
 
+def ensure_tables(out: Path) -> None:
+    """Every table directory holds at least one (possibly empty) shard, so readers find its schema."""
+    from xlmk.knowledge.shards import empty_table, write_table
+
+    for table in TABLES:
+        if not table_files(out, table):
+            write_table(out / table / "part-00000.parquet", empty_table(table))
+
+
 def assemble_manifest(out: Path, state: dict, fingerprint: str, languages: list[str] | None) -> dict:
     """The manifest of the directory `out`, from its markers and its state (the inputs, hashed).
 

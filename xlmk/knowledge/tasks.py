@@ -1,13 +1,15 @@
 """The shard tasks of a knowledge build: plain functions of a picklable job dict, run anywhere.
 
 Each function runs in a worker (a spawned process or a Ray task) and touches only its own files:
+- `streams_task`: a multistream dump's stream offsets, read from its index (cached under `_work/index/`);
 - `input_task`: one input's sha256 and, for a compressed dump without a multistream index, its block
   index (the one full pass a range plan needs), cached under `_work/index/`;
 - `read_task`: one range of one input -> that shard's work files (Wikidata: triples, relations and
   the shard's titles of every Wikipedia language; Wikipedia: unresolved mentions, descriptions,
   redirects);
 - `titles_task`: the merge of the title shards into the titles table;
-- `resolve_task`: one language's link resolution, which writes its final shards and their markers.
+- `resolve_task`: one language's link resolution, which writes its final shards and their markers;
+- `manifest_task`: the manifest, from the markers and the final shards' footers.
 
 Testing aid: a job may carry `fault` ("SHARD_ID:die|raise:TIMES", from XLMK_KNOWLEDGE_FAULT) to make
 the task with that id die (as a lost machine would) or raise, the first TIMES times it runs.
@@ -150,6 +152,23 @@ def resolve_task(job: dict) -> dict:
     resolve_language(job["lang"], job["shards"], work, out, out / "titles" / "part-00000.parquet",
                      max_hops=job["max_hops"], batch_links=job["batch_links"], done=done, on_shard=on_shard)
     return {"lang": job["lang"], "resolved": done_now}
+
+
+def streams_task(job: dict) -> dict:
+    """{streams: [(offset, pages), …]} of a multistream dump, from its index (cached under cache_dir)."""
+    from xlmk.knowledge.ranges import cached_streams
+
+    return {"streams": cached_streams(job["source"], Path(job["cache_dir"]))}
+
+
+def manifest_task(job: dict) -> dict:
+    """Give every table at least an empty shard, then assemble the manifest from the markers and the
+    shards' Parquet footers (the coordinator need not load pyarrow for it)."""
+    from xlmk.knowledge.manifest import assemble_manifest, ensure_tables
+
+    out = Path(job["out"])
+    ensure_tables(out)
+    return assemble_manifest(out, job["state"], job["fingerprint"], job["languages"])
 
 
 def read_json(path: Path) -> dict:
