@@ -160,16 +160,28 @@ TAIL = ["[[Category:X]]", "[[Category:Y|sort]]", "[[de:Paris]]", "[[fr:Paris]]",
         "[[Category:A&amp;B]]", "[[wikt:word]]", "[[Category:X]]]]", "[[de:Paris]]\t"]
 
 
+# Templates a page may start with: hidden ones, and ones that are not templates, do not close where
+# they seem to or hold something that could stay open.
+HEAD = ["{{Short description|A city}}", "{{Use dmy dates|date=May 2020}}", "{{DISPLAYTITLE:x}}", "{{a}}", "{{ a }}",
+        "{{Infobox organization\n| name = X\n| city = [[Beijing]]\n}}", "{{Infobox\n|a={{flag|CN}} b\n|c=[[d|e]]}}",
+        "{{a|''b'' &amp; c=d}}", "{{#if:x|y}}", "{{a\n|b\n|c\n}}", "{{a|b\n}}", "{{a|http://x.org}}", "{{!}}",
+        "{{a\n|b=<ref>x</ref>\n}}", "{{}}", "{{a|{{b}}", "{{a\n\n|b}}", "{{a}}x", "{{a|[[b]}}", "{{a|}}}", "{{{a}}}",
+        "{{a|b=[http://x y]}}", "{{a|<!-- c -->}}", "{{a|~~~~}}", "{{a|b}}}}", "{{a\n|b={{c\n|d}}\n}}", "{{a|[[b|{{c}}]]}}",
+        "{{a|[[File:x.jpg|thumb]]}}", "[[a]]", "text", " ", "", "{{a|b", "{{a}}\n{{b", "{{a|[[b]]]]}}", "{{a|]]}}"]
+
+
 def _pages(n, seed):
     import random
 
     rnd = random.Random(seed)
     for _ in range(n):
+        head = "\n".join(rnd.choice(HEAD) for _ in range(rnd.randint(0, 3)))
         body = "\n".join(rnd.choice(BODY) for _ in range(rnd.randint(0, 4)))
-        yield body + "\n" + "\n".join(rnd.choice(TAIL) for _ in range(rnd.randint(0, 6)))
+        yield head + rnd.choice(["\n", "", "\n\n"]) + body + "\n" + "\n".join(
+            rnd.choice(TAIL) for _ in range(rnd.randint(0, 6)))
 
 
-def test_a_hidden_tail_is_not_tokenized_and_changes_nothing(monkeypatch):
+def test_a_hidden_head_and_tail_are_not_tokenized_and_change_nothing(monkeypatch):
     from xlmk.knowledge import wikitext
 
     def as_dict(page):
@@ -181,7 +193,9 @@ def test_a_hidden_tail_is_not_tokenized_and_changes_nothing(monkeypatch):
     tokenize = wikitext._tokenizer().tokenize
     monkeypatch.setattr(wikitext, "_TOKENIZER", type("T", (), {"tokenize": lambda self, t, *a: (
         seen.append(len(t)), tokenize(t, *a))[1]})())
-    clean_wikitext("Body [[Paris]].\n\n[[Category:X]]\n{{DEFAULTSORT:X}}\n[[de:Paris]]", EN)
-    assert seen == [len("Body [[Paris]].\n")]  # the tail (blank lines included) never reaches the tokenizer
+    clean_wikitext("{{Short description|x}}\n{{Infobox\n| a = [[b]]\n}}\nBody [[Paris]].\n\n[[Category:X]]\n"
+                   "{{DEFAULTSORT:X}}\n[[de:Paris]]", EN)
+    assert seen == [len("\nBody [[Paris]].\n")]  # head and tail (blank lines included) never reach the tokenizer
     monkeypatch.setattr(wikitext, "_hidden_tail", lambda text, site: (len(text), []))
+    monkeypatch.setattr(wikitext, "_hidden_head", lambda text, tail: 0)
     assert [as_dict(clean_wikitext(p, EN)) for p in pages] == shortcut

@@ -90,6 +90,18 @@ class CleanPage:
 _TAIL_LINE = re.compile(r"[ \t]*(?:\[\[([^\[\]{}<>|&'~\n]+)\]\]"
                         r"|\{\{[ \t]*[^\s\[\]{}<>|&'~][^\[\]{}<>|&'~\n]*(?:\|[^\[\]{}<>&'~\n]*)?\}\})[ \t]*")
 HIDDEN_LINKS = frozenset(["file", "category", "interlanguage"])
+# A page's hidden head: templates at its very start ({{Short description|…}}, {{Use dmy dates}}, a simple
+# infobox), each followed by a line break. A template's name is as in the tail; its parameters, one per
+# line or on one line, hold text and (after the key) links and one-line templates, but no tag, comment,
+# bracket or brace of their own, so each one closes where its braces say and nothing in it stays open.
+_TEMPLATE_NAME = r"[ \t]*[^\s\[\]{}<>|&'~][^\[\]{}<>|&'~\n]*"
+_INLINE_TEMPLATE = rf"\{{\{{{_TEMPLATE_NAME}(?:\|[^\[\]{{}}<>&'~\n]*)?\}}\}}"
+_INLINE_LINK = r"\[\[[^\[\]{}<>|&'~\n]+(?:\|[^\[\]{}<>&~\n]*)?\]\]"
+# A parameter's key (before its first =) and a positional parameter are plain text: the tokenizer does not
+# take {{a|{{b}}{{c}}=d}} for a template.
+_HEAD_PARAM = (rf"\|(?:[^\[\]{{}}<>~\n=|]*=(?:[^\[\]{{}}<>~\n|]|{_INLINE_LINK}|{_INLINE_TEMPLATE})*"
+               rf"|[^\[\]{{}}<>~\n=|]*)\n?")
+_HEAD = re.compile(rf"(?:[ \t\n]*\{{\{{{_TEMPLATE_NAME}\n?(?:{_HEAD_PARAM})*\}}\}}[ \t]*(?=\n))+")
 
 
 def _hidden_tail(text: str, site: SiteInfo) -> tuple[int, list[str]]:
@@ -121,6 +133,15 @@ def _hidden_tail(text: str, site: SiteInfo) -> tuple[int, list[str]]:
     return start, kinds
 
 
+def _hidden_head(text: str, tail: int) -> int:
+    """Where the text after the page's hidden head starts (at the line break that ends it; 0: no head).
+
+    The templates of the head show nothing and close where their braces say; what follows starts on a
+    new line either way, so it tokenizes as it would after them."""
+    m = _HEAD.match(text, 0, tail) if text.startswith(("{", " ", "\t", "\n")) else None
+    return m.end() if m is not None else 0
+
+
 def _target(raw: str, site: SiteInfo):
     cache = site.targets  # popular targets recur across pages
     target = cache.get(raw)
@@ -135,8 +156,9 @@ def clean_wikitext(wikitext: str, site: SiteInfo) -> CleanPage:
     """Tokenize one page's wikitext and return its cleaned text with link and heading spans."""
     text = convert_variants(wikitext)
     tail, tail_links = _hidden_tail(text, site)
+    head = _hidden_head(text, tail)
     # skip_style_tags=True: bold and italic quotes stay in the text, where _visible drops them
-    tokens = _tokenizer().tokenize(text[:tail] if tail < len(text) else text, 0, True)
+    tokens = _tokenizer().tokenize(text[head:tail] if head or tail < len(text) else text, 0, True)
     walker = _TokenWalker(tokens, site)
     walker.walk(0, len(tokens), in_link=False)
     for kind in tail_links:
