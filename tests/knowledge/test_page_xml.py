@@ -96,3 +96,47 @@ def test_every_test_dump_page_is_read_in_the_layout(monkeypatch):
 def test_bytes_that_are_not_utf8_raise_before_any_reading():
     with pytest.raises(UnicodeDecodeError):
         page_parts(PAGE.replace(b"[[b]]", b"\xe9"))
+
+
+# A page as the 2024 dumps (export format 0.11) write it: parentid, minor, a comment holding wikilinks,
+# origin, and a redirect whose text also holds templates.
+DUMP_PAGE = b'''<page>
+    <title>AccessibleComputing</title>
+    <ns>0</ns>
+    <id>10</id>
+    <redirect title="Computer accessibility" />
+    <revision>
+      <id>1219062925</id>
+      <parentid>1219062840</parentid>
+      <timestamp>2024-04-15T14:38:04Z</timestamp>
+      <contributor>
+        <username>Asparagusus</username>
+        <id>43603280</id>
+      </contributor>
+      <minor />
+      <comment>Restored revision 1002250816 by [[Special:Contributions/Elli|Elli]]: unexplained</comment>
+      <origin>1219062925</origin>
+      <model>wikitext</model>
+      <format>text/x-wiki</format>
+      <text bytes="111" sha1="kmysdltgexdwkv2xsml3j44jb56dxvn" xml:space="preserve">#REDIRECT [[Computer accessibility]]
+
+{{rcat shell|
+{{R from move}}
+}}</text>
+      <sha1>kmysdltgexdwkv2xsml3j44jb56dxvn</sha1>
+    </revision>
+  </page>'''
+
+
+@pytest.mark.parametrize("variant", [
+    lambda p: p,
+    lambda p: re.sub(rb"<contributor>.*?</contributor>", b"<contributor>\n        <ip>192.0.2.1</ip>\n      </contributor>",
+                     p, flags=re.S),
+    lambda p: re.sub(rb"<comment>.*?</comment>", b'<comment deleted="deleted" />', p).replace(
+        b'<text bytes="111"', b'<text bytes="0" deleted="deleted"'),
+])
+def test_pages_of_current_dumps_are_read_in_the_layout(variant):
+    raw = variant(DUMP_PAGE)
+    parts = _layout_parts(raw, raw.decode())
+    assert parts is not None and parts == _tree_parts(raw.decode())
+    assert parts[:3] == ("AccessibleComputing", "0", "Computer accessibility")
