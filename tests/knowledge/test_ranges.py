@@ -1,5 +1,6 @@
 """Parallel input: ranges that tile a dump, read by any worker, with the file's own line numbers."""
 import bz2
+import json
 import os
 
 import pytest
@@ -174,6 +175,9 @@ def test_stream_lists_are_cached_per_index_and_dump(tmp_path, monkeypatch):
     cache = tmp_path / "index"
     first = cached_streams(source, cache)
     assert first == describe(path)["streams"] and len(list(cache.glob("*.streams.json"))) == 1
+    damaged = next(cache.glob("*.streams.json"))
+    damaged.write_text("[[1, 2], [3")  # cut off: read again from the index and written whole
+    assert cached_streams(source, cache) == first and json.loads(damaged.read_text()) == [list(s) for s in first]
 
     def unread(index, dump):
         raise AssertionError("the index was read again")

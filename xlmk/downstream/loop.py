@@ -46,6 +46,11 @@ class LengthGroupedBatches:
         return iter(batches)
 
 
+def pad_value(key: str, pad_id: int) -> int:
+    """What pads a sequence column: the pad token for input ids, the ignored label for labels, else 0."""
+    return pad_id if key == "input_ids" else IGNORE if key == "labels" else 0
+
+
 class Collate:
     """Pads a list of features to the longest in the batch (dynamic padding)."""
 
@@ -60,7 +65,7 @@ class Collate:
             values = [it[key] for it in items]
             if isinstance(values[0], list):
                 width = max(len(v) for v in values)
-                fill = self.pad_id if key == "input_ids" else IGNORE if key == "labels" else 0
+                fill = pad_value(key, self.pad_id)
                 values = [v + [fill] * (width - len(v)) for v in values]
             out[key] = torch.tensor(values)
         return out
@@ -81,8 +86,7 @@ class PaddedFeatures:
             if values and isinstance(values[0], list):
                 lengths = torch.tensor([len(v) for v in values], dtype=torch.long)
                 flat = torch.tensor([x for v in values for x in v])
-                fill = pad_id if key == "input_ids" else IGNORE if key == "labels" else 0
-                padded = torch.full((len(values), int(lengths.max())), fill, dtype=flat.dtype)
+                padded = torch.full((len(values), int(lengths.max())), pad_value(key, pad_id), dtype=flat.dtype)
                 padded[torch.arange(padded.shape[1]) < lengths.unsqueeze(1)] = flat
                 self.tensors[key], self.lengths[key] = padded, lengths
             else:

@@ -173,8 +173,8 @@ def cached_streams(source: dict, cache_dir: Path) -> list[tuple[int, int]]:
     if cache.is_file():
         try:
             return [(int(o), int(n)) for o, n in json.loads(cache.read_text())]
-        except (ValueError, TypeError):  # a damaged cache is read again from the index
-            pass
+        except (ValueError, TypeError):  # a damaged cache is read again from the index below
+            cache.unlink(missing_ok=True)
     streams = read_multistream_index(index, dump)
     cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(cache, streams, indent=None)

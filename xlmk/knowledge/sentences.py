@@ -101,11 +101,14 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     return s, s + len(core)
 
 
-def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
-    cuts = _cuts(text, lang, protected)
+def _sentences(text: str, cuts: list[int]) -> list[tuple[int, int]]:
     spans = map(_trimmed, repeat(text), [0, *cuts], cuts)
     return [span for span in spans if span is not None]
+
+
+def sentence_spans(text: str, lang: str, protected: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, blanks trimmed; `protected` spans are never cut."""
+    return _sentences(text, _cuts(text, lang, protected))
 
 
 def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):
@@ -122,7 +125,7 @@ def sentences_of_spans(text: str, lang: str, spans: list[tuple[int, int]]):
         sent = trimmed[k]
         if sent is None or not (sent[0] <= start and end <= sent[1]):
             if sentences is None:
-                sentences = sentence_spans(text, lang, spans)
+                sentences = _sentences(text, cuts)
                 starts = [s for s, _ in sentences]
             i = bisect.bisect_right(starts, start) - 1
             sent = sentences[i] if i >= 0 and sentences[i][0] <= start and end <= sentences[i][1] else None

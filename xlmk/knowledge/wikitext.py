@@ -143,6 +143,7 @@ def _hidden_head(text: str, tail: int) -> int:
 
 
 def _target(raw: str, site: SiteInfo):
+    """The link target `raw` classified, through the site's bounded cache."""
     cache = site.targets  # popular targets recur across pages
     target = cache.get(raw)
     if target is None:
@@ -376,9 +377,7 @@ class _TokenWalker:
         first = toks[i + 1] if i + 1 < title_end else None
         # most titles are one text token: its text is what raw() would join
         raw = first["text"] if title_end == i + 2 and type(first) is text_cls else self.raw(i + 1, title_end)
-        target = self.site.targets.get(raw)  # the cache hit inline: most links are to popular targets
-        if target is None:
-            target = _target(raw, self.site)
+        target = _target(raw, self.site)
         kind = target.kind
         self.stats["links_" + kind] += 1
         if kind in HIDDEN_LINKS and not target.colon:
